@@ -1,0 +1,30 @@
+"""Plain, immutable data types. This package imports no other part of Cairn."""
+
+from cairn.entities.dataset import DATASET_CONTEXT_TAG, Dataset, DatasetInput, InputTag
+from cairn.entities.experiment import Experiment
+from cairn.entities.file_info import FileInfo, PagedList
+from cairn.entities.lifecycle import LifecycleStage, ViewType
+from cairn.entities.metric import Metric
+from cairn.entities.run import Run, RunData, RunInfo, RunInputs, RunStatus
+from cairn.entities.tags import ExperimentTag, Param, RunTag
+
+__all__ = [
+    "DATASET_CONTEXT_TAG",
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentTag",
+    "FileInfo",
+    "InputTag",
+    "LifecycleStage",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+]

@@ -1,0 +1,74 @@
+"""Metric: one point of a metric's history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class Metric:
+    """One (key, value, timestamp, step) point.
+
+    A hand-written slotted class rather than a frozen dataclass: metric histories run to
+    millions of points and a frozen dataclass costs twice as much to construct. Fields are
+    read-only properties.
+    """
+
+    __slots__ = ("_key", "_step", "_timestamp", "_value")
+
+    def __init__(self, key: str, value: float, timestamp: int, step: int = 0) -> None:
+        self._key = key
+        self._value = value
+        self._timestamp = timestamp
+        self._step = step
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    @property
+    def timestamp(self) -> int:
+        return self._timestamp
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Metric):
+            return NotImplemented
+        return (
+            self._key == other._key
+            and self._timestamp == other._timestamp
+            and self._step == other._step
+            and (
+                self._value == other._value
+                or (math.isnan(self._value) and math.isnan(other._value))
+            )
+        )
+
+    def __hash__(self) -> int:
+        value = "nan" if math.isnan(self._value) else self._value
+        return hash((self._key, value, self._timestamp, self._step))
+
+    def __repr__(self) -> str:
+        return (
+            f"Metric(key={self._key!r}, value={self._value!r}, "
+            f"timestamp={self._timestamp!r}, step={self._step!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self._key,
+            "value": self._value,
+            "timestamp": self._timestamp,
+            "step": self._step,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Metric:
+        return cls(d["key"], float(d["value"]), int(d["timestamp"]), int(d.get("step") or 0))

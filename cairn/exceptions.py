@@ -1,0 +1,127 @@
+"""Cairn's exceptions: one hierarchy, one MLflow error code (and HTTP status) per class.
+
+    CairnException                      INTERNAL_ERROR            500
+    ├── InvalidParameterValue           INVALID_PARAMETER_VALUE   400
+    │   └── InvalidFilter               INVALID_PARAMETER_VALUE   400  (says where and why)
+    ├── BadRequest                      BAD_REQUEST               400
+    ├── ResourceAlreadyExists           RESOURCE_ALREADY_EXISTS   400
+    ├── ResourceDoesNotExist            RESOURCE_DOES_NOT_EXIST   404
+    ├── PermissionDenied                PERMISSION_DENIED         403
+    ├── Unauthenticated                 UNAUTHENTICATED           401
+    ├── ResourceConflict                RESOURCE_CONFLICT         409
+    ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
+    └── RestError                       (whatever the server said)
+
+The server turns an exception into `{"error_code": ..., "message": ...}` with `http_status`;
+the REST client turns such a body back into the matching class with `from_error_code`; the
+CLI prints `message` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CairnException(Exception):
+    """Base of every error Cairn raises on purpose."""
+
+    error_code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error_code": self.error_code, "message": self.message}
+
+
+class InvalidParameterValue(CairnException):
+    error_code = "INVALID_PARAMETER_VALUE"
+    http_status = 400
+
+
+class InvalidFilter(InvalidParameterValue):
+    """A search filter or order-by clause that does not parse or does not make sense.
+
+    `position` is the 0-based character offset the complaint refers to, when known.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
+        if position is not None and text:
+            pointer = " " * position + "^"
+            message = f"{message} (at position {position})\n  {text}\n  {pointer}"
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+
+class BadRequest(CairnException):
+    error_code = "BAD_REQUEST"
+    http_status = 400
+
+
+class ResourceAlreadyExists(CairnException):
+    error_code = "RESOURCE_ALREADY_EXISTS"
+    http_status = 400
+
+
+class ResourceDoesNotExist(CairnException):
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+    http_status = 404
+
+
+class PermissionDenied(CairnException):
+    error_code = "PERMISSION_DENIED"
+    http_status = 403
+
+
+class Unauthenticated(CairnException):
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class ResourceConflict(CairnException):
+    error_code = "RESOURCE_CONFLICT"
+    http_status = 409
+
+
+class TemporarilyUnavailable(CairnException):
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+class RestError(CairnException):
+    """An error answered by a remote server whose code has no class of its own."""
+
+    def __init__(self, message: str, error_code: str, http_status: int = 500) -> None:
+        super().__init__(message)
+        self.error_code = error_code  # type: ignore[misc]
+        self.http_status = http_status  # type: ignore[misc]
+
+
+_BY_CODE: dict[str, type[CairnException]] = {
+    cls.error_code: cls
+    for cls in (
+        InvalidParameterValue,
+        BadRequest,
+        ResourceAlreadyExists,
+        ResourceDoesNotExist,
+        PermissionDenied,
+        Unauthenticated,
+        ResourceConflict,
+        TemporarilyUnavailable,
+    )
+}
+
+
+def from_error_code(error_code: str, message: str, http_status: int = 500) -> CairnException:
+    """The exception a remote `{"error_code", "message"}` body stands for."""
+    cls = _BY_CODE.get(error_code)
+    if cls is None:
+        return RestError(message, error_code, http_status)
+    return cls(message)
+
+
+# MLflow scripts catch `MlflowException`; give them the same name for the base class.
+MlflowException = CairnException

@@ -1,0 +1,103 @@
+"""Every setting Cairn reads, declared once: name, environment variable, default and help.
+
+The CLI, the docs (docs/settings.md, checked by a test) and the code read these declarations.
+Where a user is migrating, the MLflow variable is honoured when the Cairn one is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    env: str
+    default: str | None
+    help: str
+    mlflow_env: str | None = None
+
+    def get(self) -> str | None:
+        value = os.environ.get(self.env)
+        if value is None and self.mlflow_env:
+            value = os.environ.get(self.mlflow_env)
+        return self.default if value in (None, "") else value
+
+    def get_bool(self) -> bool:
+        return (self.get() or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+TRACKING_URI = Setting(
+    "tracking_uri",
+    "CAIRN_TRACKING_URI",
+    "sqlite:///cairn-data/cairn.db",
+    "Where runs are recorded: a database URI (sqlite:///, postgresql://, mysql://).",
+    "MLFLOW_TRACKING_URI",
+)
+ARTIFACT_ROOT = Setting(
+    "artifact_root",
+    "CAIRN_ARTIFACT_ROOT",
+    "cairn-data/artifacts",
+    "Default artifact root for new experiments when the tracking URI is a database.",
+    "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+)
+EXPERIMENT_NAME = Setting(
+    "experiment_name",
+    "CAIRN_EXPERIMENT_NAME",
+    None,
+    "Experiment the fluent API logs to when none was set.",
+    "MLFLOW_EXPERIMENT_NAME",
+)
+EXPERIMENT_ID = Setting(
+    "experiment_id",
+    "CAIRN_EXPERIMENT_ID",
+    None,
+    "Experiment id the fluent API logs to when none was set (wins over the name).",
+    "MLFLOW_EXPERIMENT_ID",
+)
+RUN_ID = Setting(
+    "run_id",
+    "CAIRN_RUN_ID",
+    None,
+    "start_run() resumes this run instead of creating one (set by `cairn run`).",
+    "MLFLOW_RUN_ID",
+)
+TRUNCATE_LONG_VALUES = Setting(
+    "truncate_long_values",
+    "CAIRN_TRUNCATE_LONG_VALUES",
+    "true",
+    "Truncate param values over 6000 and tag values over 8000 characters instead of failing.",
+    "MLFLOW_TRUNCATE_LONG_VALUES",
+)
+SQL_BUSY_TIMEOUT = Setting(
+    "sql_busy_timeout",
+    "CAIRN_SQL_BUSY_TIMEOUT",
+    "60",
+    "Seconds a SQLite writer waits (retrying) for the write lock before giving up.",
+)
+SQL_POOL_SIZE = Setting(
+    "sql_pool_size",
+    "CAIRN_SQL_POOL_SIZE",
+    "5",
+    "Connections kept open per PostgreSQL/MySQL database.",
+)
+USER = Setting(
+    "user",
+    "CAIRN_USER",
+    None,
+    "User name recorded on new runs (defaults to the login name).",
+    "MLFLOW_TRACKING_USERNAME",
+)
+
+ALL_SETTINGS: tuple[Setting, ...] = (
+    TRACKING_URI,
+    ARTIFACT_ROOT,
+    EXPERIMENT_NAME,
+    EXPERIMENT_ID,
+    RUN_ID,
+    TRUNCATE_LONG_VALUES,
+    SQL_BUSY_TIMEOUT,
+    SQL_POOL_SIZE,
+    USER,
+)

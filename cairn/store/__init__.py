@@ -1,0 +1,28 @@
+"""Tracking stores: the protocol and the backends that implement it.
+
+`get_tracking_store(uri)` picks the backend by URI scheme; SQL URIs (sqlite, postgresql,
+mysql) get the SQL store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cairn.store.base import TrackingStore
+
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+
+
+def get_tracking_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
+    """The store for `uri`; stores are cached per (uri, artifact_root) so engines are shared."""
+    from cairn.store.sql.store import SqlTrackingStore
+
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme in _SQL_SCHEMES:
+        return SqlTrackingStore.for_uri(uri, artifact_root)
+    from cairn.exceptions import InvalidParameterValue
+
+    raise InvalidParameterValue(
+        f"Unsupported tracking URI {uri!r}: use sqlite:///path, postgresql://… or mysql://…"
+    )

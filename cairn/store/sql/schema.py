@@ -1,0 +1,189 @@
+"""The tracking schema as SQLAlchemy Core tables (migrations in `migrations/` create it).
+
+Design, chosen for search at millions of runs and for million-point metric histories:
+
+* Runs have a compact integer key (`run_pk`); the 32-hex `run_id` is only looked up once per
+  request. Every per-run table is keyed by `run_pk` first, so a run's data is contiguous.
+* Metric names are interned in `metric_keys`; the history table `metrics` stores
+  `(run_pk, key_id, step, timestamp, value, is_nan)` as its primary key, clustered (SQLite
+  WITHOUT ROWID, InnoDB) so a history read is one sequential range scan and a duplicate point
+  is ignored by the key itself. Nothing else is indexed on it, so bulk inserts stay cheap.
+* `latest_metrics` holds the latest point per (run, key) — greatest (step, timestamp, value) —
+  with `value` NULL for NaN, so filters and ORDER BY never touch the history table.
+* ±infinity is stored as ±DBL_MAX (MySQL has no infinity) and read back as infinity.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData()
+
+# MySQL's TEXT stops at 64 KiB; dataset schemas and profiles are allowed more.
+MediumText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_pk", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False, unique=True),
+    Column(
+        "experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("artifact_uri", String(2000), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    # The default search order (start_time DESC, run_id) inside one experiment's live runs.
+    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+metric_keys = Table(
+    "metric_keys",
+    metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(250), nullable=False, unique=True),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_pk", Integer, nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_pk", "key_id", "step", "timestamp", "value", "is_nan"),
+    sqlite_with_rowid=False,
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_pk", Integer, nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("value", Double, nullable=True),  # NULL means NaN
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_pk", "key_id"),
+    # Filters and ORDER BY on one metric walk this index in value order.
+    Index("ix_latest_metrics_key_value", "key_id", "value"),
+    sqlite_with_rowid=False,
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_pk", "key"),
+    sqlite_with_rowid=False,
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_pk", "key"),
+    sqlite_with_rowid=False,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", MediumText, nullable=True),
+    Column("profile", LongText, nullable=True),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
+    Column(
+        "dataset_pk", Integer, ForeignKey("datasets.dataset_pk", ondelete="CASCADE"), nullable=False
+    ),
+    PrimaryKeyConstraint("run_pk", "dataset_pk"),
+    Index("ix_run_inputs_dataset", "dataset_pk"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("run_pk", Integer, nullable=False),
+    Column("dataset_pk", Integer, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("run_pk", "dataset_pk", "key"),
+)
+
+ALL_TABLES = (
+    experiments,
+    experiment_tags,
+    runs,
+    metric_keys,
+    metrics,
+    latest_metrics,
+    params,
+    tags,
+    datasets,
+    run_inputs,
+    input_tags,
+)
