@@ -68,9 +68,7 @@ runs = Table(
     metadata,
     Column("run_pk", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(32), nullable=False, unique=True),
-    Column(
-        "experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False
-    ),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(250), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("status", String(16), nullable=False),
@@ -141,9 +139,7 @@ datasets = Table(
     "datasets",
     metadata,
     Column("dataset_pk", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False
-    ),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("source_type", String(36), nullable=False),

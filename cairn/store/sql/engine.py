@@ -1,0 +1,142 @@
+"""Engines for the three supported databases, and the transaction discipline around them.
+
+SQLite is the embedded default and must stay safe with many writer processes on one file:
+WAL mode (readers never block writers), `BEGIN IMMEDIATE` for every write transaction (a
+writer takes the lock up front instead of failing when it upgrades from reading), a busy
+timeout, short transactions, and a retry loop in `run_write` for the rare lock error that gets
+through anyway. PostgreSQL and MySQL retry on deadlocks and serialization failures the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from cairn import settings
+from cairn.exceptions import InvalidParameterValue, TemporarilyUnavailable
+
+T = TypeVar("T")
+
+# Per-connection busy wait; the outer retry loop covers the rest of the budget.
+_SQLITE_BUSY_MS = 5000
+_READ_ONLY = "cairn_read_only"
+
+
+def sqlalchemy_url(uri: str) -> str:
+    """Map a user-facing URI to the SQLAlchemy URL with Cairn's chosen driver."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise InvalidParameterValue(f"Not a database URI: {uri!r}")
+    base = scheme.split("+", 1)[0].lower()
+    if base == "sqlite":
+        return uri
+    if base in ("postgresql", "postgres"):
+        driver = scheme if "+" in scheme else "postgresql+psycopg"
+        return f"{driver.replace('postgres+', 'postgresql+')}://{rest}"
+    if base in ("mysql", "mariadb"):
+        driver = scheme if "+" in scheme else "mysql+pymysql"
+        url = f"{driver.replace('mariadb+', 'mysql+')}://{rest}"
+        if "charset=" not in url:
+            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+        return url
+    raise InvalidParameterValue(
+        f"Unsupported database URI {uri!r}: use sqlite:///path, postgresql://… or mysql://…"
+    )
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a sqlite URI, or None for an in-memory database."""
+    path = uri.split("://", 1)[1].split("?", 1)[0]
+    path = path[1:] if path.startswith("/") else path
+    if path in ("", ":memory:"):
+        return None
+    return Path(path)
+
+
+def make_engine(uri: str) -> Engine:
+    url = sqlalchemy_url(uri)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(uri, url)
+    pool_size = int(settings.SQL_POOL_SIZE.get() or 5)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+
+
+def _sqlite_engine(uri: str, url: str) -> Engine:
+    path = sqlite_path(uri)
+    if path is None:
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000, "check_same_thread": False}
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite: we issue BEGIN ourselves.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
+        if path is not None:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")  # an acknowledged commit survives power loss
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA case_sensitive_like = ON")  # LIKE is case-sensitive everywhere
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    if "database is locked" in text or "database is busy" in text:
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    if code in ("40001", "40P01"):  # PostgreSQL serialization failure, deadlock
+        return True
+    args = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in (1213, 1205)  # MySQL deadlock, lock wait timeout
+
+
+def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one write transaction, retrying it whole on lock and deadlock errors.
+
+    `work` must be safe to re-run: it sees a fresh transaction each time.
+    """
+    budget = float(settings.SQL_BUSY_TIMEOUT.get() or 60)
+    deadline = time.monotonic() + budget
+    delay = 0.005
+    while True:
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except (OperationalError, DBAPIError) as exc:
+            if not _is_retryable(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise TemporarilyUnavailable(
+                    f"The database stayed locked for {budget:.0f} s; try again later."
+                ) from exc
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+
+def run_read(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in a read transaction (a deferred one on SQLite: it takes no write lock)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            return work(conn)

@@ -1,0 +1,77 @@
+"""Schema migrations (Alembic), run programmatically: no alembic.ini for users to manage.
+
+`upgrade(uri)` brings any database to the newest schema and creates a fresh one;
+`ensure_current(engine)` is the cheap check every store does on start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from cairn.exceptions import CairnException
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+HEAD = "0001"
+_HERE = Path(__file__).parent
+
+
+def _config(engine: Engine):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_HERE))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database, None when it has no Cairn schema."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:
+    from alembic import command
+
+    command.upgrade(_config(engine), revision)
+    return current_revision(engine)
+
+
+def upgrade(uri: str, revision: str = "head") -> str | None:
+    """Migrate the database at `uri` to `revision` (creating it if new); return the revision."""
+    from cairn.store.sql.engine import make_engine
+
+    engine = make_engine(uri)
+    try:
+        return upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def ensure_current(engine: Engine) -> None:
+    """Create the schema in a new database; refuse to run against an outdated one."""
+    revision = current_revision(engine)
+    if revision == HEAD:
+        return
+    if revision is None:
+        tables = set(inspect(engine).get_table_names())
+        if "experiments" in tables or "runs" in tables:
+            raise CairnException(
+                f"The database at {engine.url.render_as_string(hide_password=True)} has tables "
+                "but no Cairn schema revision; it was not created by Cairn."
+            )
+        upgrade_engine(engine)
+        return
+    raise CairnException(
+        f"The database schema is at revision {revision}, this Cairn needs {HEAD}. "
+        f"Back up the database, then run: cairn db upgrade <URI>"
+    )

@@ -1,0 +1,438 @@
+"""Writing and reading a run's data: metric points, latest values, params, tags, inputs.
+
+The write path is the hot one (training loops log millions of points), so a batch is
+validated and shaped into rows once, outside the transaction, and written with one
+executemany per table inside it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select, update
+
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    RunTag,
+)
+from cairn.entities.lifecycle import LifecycleStage
+from cairn.exceptions import InvalidParameterValue
+from cairn.store import validation
+from cairn.store.sql.dialects import insert_ignore, upsert
+from cairn.store.sql.engine import run_write
+from cairn.store.sql.schema import (
+    datasets,
+    input_tags,
+    latest_metrics,
+    metric_keys,
+    metrics,
+    params,
+    run_inputs,
+    runs,
+    tags,
+)
+
+DBL_MAX = sys.float_info.max
+INF = float("inf")
+_CHUNK = 500  # ids per IN (...) list: well under every database's bind-parameter limit
+_STREAM_CHUNK = 10_000
+RUN_NAME_TAG = "mlflow.runName"
+_LATEST_COLUMNS = ("value", "timestamp", "step")
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class MetricKeys:
+    """The metric-name dictionary, cached per process (names are never deleted or renamed)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._ids: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+
+    def _remember(self, key: str, key_id: int) -> None:
+        self._ids[key] = key_id
+        self._names[key_id] = key
+
+    def ensure(self, engine: Engine, keys: Sequence[str]) -> dict[str, int]:
+        """Ids for `keys`, creating missing names in a transaction of their own.
+
+        Committing new names separately keeps the cache honest: a batch that fails later
+        cannot leave the cache pointing at an id that was rolled back.
+        """
+        missing = [k for k in keys if k not in self._ids]
+        if missing:
+
+            def work(conn: Connection) -> list[Row[Any]]:
+                stmt = insert_ignore(metric_keys, self.dialect)
+                conn.execute(stmt, [{"key": k} for k in missing])
+                return list(
+                    conn.execute(
+                        select(metric_keys.c.key, metric_keys.c.key_id).where(
+                            metric_keys.c.key.in_(missing)
+                        )
+                    )
+                )
+
+            for row in run_write(engine, work):
+                self._remember(row.key, row.key_id)
+        return {k: self._ids[k] for k in keys}
+
+    def lookup(self, conn: Connection, key: str) -> int | None:
+        key_id = self._ids.get(key)
+        if key_id is None:
+            key_id = conn.execute(
+                select(metric_keys.c.key_id).where(metric_keys.c.key == key)
+            ).scalar()
+            if key_id is not None:
+                self._remember(key, key_id)
+        return key_id
+
+    def names(self, conn: Connection, key_ids: set[int]) -> dict[int, str]:
+        missing = [i for i in key_ids if i not in self._names]
+        for chunk in chunks(missing):
+            for row in conn.execute(
+                select(metric_keys.c.key, metric_keys.c.key_id).where(
+                    metric_keys.c.key_id.in_(chunk)
+                )
+            ):
+                self._remember(row.key, row.key_id)
+        return self._names
+
+
+def _stored(value: float) -> float:
+    """±inf as ±DBL_MAX: MySQL cannot store infinity, and the order is the same."""
+    if value == INF:
+        return DBL_MAX
+    if value == -INF:
+        return -DBL_MAX
+    return value
+
+
+def _loaded(value: float) -> float:
+    if value == DBL_MAX:
+        return INF
+    if value == -DBL_MAX:
+        return -INF
+    return value
+
+
+@dataclass
+class Batch:
+    """A validated log_batch, shaped into rows before any transaction starts."""
+
+    points: list[tuple[str, int, int, float, bool]] = field(default_factory=list)
+    # key -> (rank, value to store in latest_metrics: None for NaN)
+    latest: dict[str, tuple[tuple[int, int, float], float | None]] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    key_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def metric_keys(self) -> list[str]:
+        return list(self.latest)
+
+    @classmethod
+    def prepare(
+        cls, metric_list: Sequence[Metric], param_list: Sequence[Param], tag_list: Sequence[RunTag]
+    ) -> Batch:
+        batch = cls()
+        points = batch.points
+        latest = batch.latest
+        valid_keys = validation._valid_keys
+        for m in metric_list:
+            key, value, ts, step = m.key, m.value, m.timestamp, m.step
+            if (
+                type(value) is not float
+                or type(ts) is not int
+                or type(step) is not int
+                or key not in valid_keys
+            ):
+                value, ts, step = validation.metric_fields(m)
+            nan = value != value
+            stored = 0.0 if nan else _stored(value)
+            points.append((key, step, ts, stored, nan))
+            # Latest = greatest (step, timestamp, value); NaN loses every value tie.
+            rank = (step, ts, -INF if nan else value)
+            current = latest.get(key)
+            if current is None or rank > current[0]:
+                latest[key] = (rank, None if nan else stored)
+        for p in param_list:
+            validation.validate_key(p.key, "param name")
+            value = validation.param_value(p)
+            previous = batch.params.get(p.key)
+            if previous is not None and previous != value:
+                raise InvalidParameterValue(
+                    f"Param '{p.key}' appears twice in one batch with different values "
+                    f"({previous!r} and {value!r})."
+                )
+            batch.params[p.key] = value
+        for t in tag_list:
+            validation.validate_key(t.key, "tag key")
+            batch.tags[t.key] = validation.tag_value(t)
+        return batch
+
+    def write(self, conn: Connection, dialect: str, run_pk: int) -> None:
+        if self.params:
+            self._write_params(conn, run_pk)
+        if self.points:
+            self._write_metrics(conn, dialect, run_pk)
+        if self.tags:
+            upsert_tags(conn, dialect, run_pk, self.tags)
+
+    def _write_params(self, conn: Connection, run_pk: int) -> None:
+        existing = dict(
+            conn.execute(
+                select(params.c.key, params.c.value).where(
+                    params.c.run_pk == run_pk, params.c.key.in_(list(self.params))
+                )
+            ).all()
+        )
+        for key, value in self.params.items():
+            old = existing.get(key)
+            if old is not None and old != value:
+                raise InvalidParameterValue(
+                    f"Changing param values is not allowed. Param '{key}' was already logged "
+                    f"with value {old!r} for this run; the new value is {value!r}."
+                )
+        new = [
+            {"run_pk": run_pk, "key": k, "value": v}
+            for k, v in self.params.items()
+            if k not in existing
+        ]
+        if new:
+            conn.execute(params.insert(), new)
+
+    def _write_metrics(self, conn: Connection, dialect: str, run_pk: int) -> None:
+        ids = self.key_ids
+        conn.execute(
+            insert_ignore(metrics, dialect),
+            [
+                {
+                    "run_pk": run_pk,
+                    "key_id": ids[key],
+                    "step": step,
+                    "timestamp": ts,
+                    "value": value,
+                    "is_nan": nan,
+                }
+                for key, step, ts, value, nan in self.points
+            ],
+        )
+        by_id = {ids[k]: winner for k, winner in self.latest.items()}
+        current = conn.execute(
+            select(
+                latest_metrics.c.key_id,
+                latest_metrics.c.step,
+                latest_metrics.c.timestamp,
+                latest_metrics.c.value,
+            ).where(latest_metrics.c.run_pk == run_pk, latest_metrics.c.key_id.in_(list(by_id)))
+        ).all()
+        for key_id, step, ts, value in current:
+            old = (step, ts, -INF if value is None else _loaded(value))
+            if old >= by_id[key_id][0]:
+                del by_id[key_id]
+        if by_id:
+            conn.execute(
+                upsert(
+                    latest_metrics, dialect, ["run_pk", "key_id"], ["value", "timestamp", "step"]
+                ),
+                [
+                    {
+                        "run_pk": run_pk,
+                        "key_id": key_id,
+                        "step": step,
+                        "timestamp": ts,
+                        "value": value,
+                    }
+                    for key_id, ((step, ts, _), value) in by_id.items()
+                ],
+            )
+
+
+def upsert_tags(conn: Connection, dialect: str, run_pk: int, values: dict[str, str]) -> None:
+    conn.execute(
+        upsert(tags, dialect, ["run_pk", "key"], ["value"]),
+        [{"run_pk": run_pk, "key": k, "value": v} for k, v in values.items()],
+    )
+    if RUN_NAME_TAG in values:
+        conn.execute(update(runs).where(runs.c.run_pk == run_pk).values(name=values[RUN_NAME_TAG]))
+
+
+def write_inputs(
+    conn: Connection,
+    dialect: str,
+    run_pk: int,
+    experiment_id: int,
+    items: Sequence[DatasetInput],
+) -> None:
+    """Record dataset inputs; a dataset (name, digest) is stored once per experiment."""
+    for item in items:
+        ds = item.dataset
+        conn.execute(
+            insert_ignore(datasets, dialect),
+            {
+                "experiment_id": experiment_id,
+                "name": ds.name,
+                "digest": ds.digest,
+                "source_type": ds.source_type or "",
+                "source": ds.source or "",
+                "schema": ds.schema,
+                "profile": ds.profile,
+            },
+        )
+        dataset_pk = conn.execute(
+            select(datasets.c.dataset_pk).where(
+                datasets.c.experiment_id == experiment_id,
+                datasets.c.name == ds.name,
+                datasets.c.digest == ds.digest,
+            )
+        ).scalar_one()
+        conn.execute(
+            insert_ignore(run_inputs, dialect), {"run_pk": run_pk, "dataset_pk": dataset_pk}
+        )
+        if item.tags:
+            conn.execute(
+                upsert(input_tags, dialect, ["run_pk", "dataset_pk", "key"], ["value"]),
+                [
+                    {"run_pk": run_pk, "dataset_pk": dataset_pk, "key": t.key, "value": t.value}
+                    for t in item.tags
+                ],
+            )
+
+
+def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> list[Run]:
+    """Full Run entities for `rows` of the runs table, with a fixed number of queries."""
+    pks = [r.run_pk for r in rows]
+    latest: dict[int, list[tuple[int, Any]]] = {pk: [] for pk in pks}
+    param_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+    tag_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+    input_map: dict[int, list[DatasetInput]] = {pk: [] for pk in pks}
+    key_ids: set[int] = set()
+    for chunk in chunks(pks):
+        for lm in conn.execute(select(latest_metrics).where(latest_metrics.c.run_pk.in_(chunk))):
+            latest[lm.run_pk].append((lm.key_id, lm))
+            key_ids.add(lm.key_id)
+        for p in conn.execute(select(params).where(params.c.run_pk.in_(chunk))):
+            param_map[p.run_pk][p.key] = p.value
+        for t in conn.execute(select(tags).where(tags.c.run_pk.in_(chunk))):
+            tag_map[t.run_pk][t.key] = t.value
+        _load_inputs(conn, chunk, input_map)
+    names = keys.names(conn, key_ids)
+    result = []
+    for r in rows:
+        metric_list = [
+            Metric(
+                names[key_id],
+                float("nan") if lm.value is None else _loaded(lm.value),
+                lm.timestamp,
+                lm.step,
+            )
+            for key_id, lm in latest[r.run_pk]
+        ]
+        metric_list.sort(key=lambda m: m.key)
+        info = RunInfo(
+            run_id=r.run_id,
+            experiment_id=str(r.experiment_id),
+            run_name=r.name,
+            user_id=r.user_id,
+            status=RunStatus(r.status),
+            start_time=r.start_time,
+            end_time=r.end_time,
+            artifact_uri=r.artifact_uri,
+            lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+        )
+        data = RunData.from_latest(metric_list, param_map[r.run_pk], tag_map[r.run_pk])
+        result.append(Run(info, data, RunInputs(tuple(input_map[r.run_pk]))))
+    return result
+
+
+def _load_inputs(
+    conn: Connection, run_pks: Sequence[int], into: dict[int, list[DatasetInput]]
+) -> None:
+    pairs = conn.execute(
+        select(run_inputs.c.run_pk, datasets)
+        .join(datasets, datasets.c.dataset_pk == run_inputs.c.dataset_pk)
+        .where(run_inputs.c.run_pk.in_(run_pks))
+        .order_by(run_inputs.c.run_pk, datasets.c.dataset_pk)
+    ).all()
+    if not pairs:
+        return
+    tag_rows: dict[tuple[int, int], list[InputTag]] = {}
+    for t in conn.execute(select(input_tags).where(input_tags.c.run_pk.in_(run_pks))):
+        tag_rows.setdefault((t.run_pk, t.dataset_pk), []).append(InputTag(t.key, t.value))
+    for row in pairs:
+        dataset = Dataset(
+            name=row.name,
+            digest=row.digest,
+            source_type=row.source_type,
+            source=row.source,
+            schema=row.schema,
+            profile=row.profile,
+        )
+        item_tags = tuple(tag_rows.get((row.run_pk, row.dataset_pk), ()))
+        into[row.run_pk].append(DatasetInput(dataset, item_tags))
+
+
+def _history_query(run_pk: int, key_id: int) -> Any:
+    return (
+        select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan)
+        .where(metrics.c.run_pk == run_pk, metrics.c.key_id == key_id)
+        .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+    )
+
+
+def _to_metrics(key: str, rows: Sequence[Any]) -> list[Metric]:
+    nan = float("nan")
+    return [
+        Metric(
+            key,
+            nan if is_nan else (value if -DBL_MAX < value < DBL_MAX else _loaded(value)),
+            ts,
+            step,
+        )
+        for step, ts, value, is_nan in rows
+    ]
+
+
+def read_history(
+    conn: Connection,
+    run_pk: int,
+    key: str,
+    keys: MetricKeys,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[Metric]:
+    key_id = keys.lookup(conn, key)
+    if key_id is None:
+        return []
+    query = _history_query(run_pk, key_id)
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return _to_metrics(key, conn.execute(query).all())
+
+
+def stream_history(conn: Connection, run_pk: int, key: str, keys: MetricKeys) -> Iterator[Metric]:
+    key_id = keys.lookup(conn, key)
+    if key_id is None:
+        return
+    result = conn.execution_options(yield_per=_STREAM_CHUNK).execute(_history_query(run_pk, key_id))
+    for part in result.partitions():
+        yield from _to_metrics(key, part)

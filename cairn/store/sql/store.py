@@ -1,0 +1,610 @@
+"""SqlTrackingStore: the tracking store on SQLite, PostgreSQL and MySQL, one code path.
+
+Experiments and run lifecycle live here; writing and reading run data (metrics, params, tags,
+inputs) is in `run_data.py`; searches compile to SQL in `search_runs.py` and
+`search_experiments.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from cairn import settings
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from cairn.exceptions import (
+    InvalidParameterValue,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from cairn.store import validation
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD
+from cairn.store.run_names import generate_run_name
+from cairn.store.sql import run_data
+from cairn.store.sql.dialects import upsert
+from cairn.store.sql.engine import make_engine, run_read, run_write
+from cairn.store.sql.migrations import ensure_current
+from cairn.store.sql.schema import experiment_tags, experiments, runs
+from cairn.store.sql.schema import tags as run_tags
+
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
+RUN_NAME_TAG = "mlflow.runName"
+_MYSQL_KEEP_ZERO_ID = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def resolve_artifact_root(root: str | None) -> str:
+    """An artifact root as stored on experiments: URIs as given, local paths made absolute."""
+    root = root or settings.ARTIFACT_ROOT.get() or "cairn-data/artifacts"
+    if "://" in root or root.startswith("mlflow-artifacts:"):
+        return root.rstrip("/")
+    return str(Path(root).expanduser().resolve())
+
+
+class SqlTrackingStore:
+    """A `TrackingStore` on a SQL database. Thread-safe; share one per database."""
+
+    _cache: dict[tuple[int, str, str | None], SqlTrackingStore] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
+        self.db_uri = db_uri
+        self.artifact_root = resolve_artifact_root(default_artifact_root)
+        self.engine = make_engine(db_uri)
+        self.dialect = self.engine.dialect.name
+        ensure_current(self.engine)
+        self.keys = run_data.MetricKeys(self.dialect)
+        self._ensure_default_experiment()
+
+    @classmethod
+    def for_uri(cls, db_uri: str, default_artifact_root: str | None = None) -> SqlTrackingStore:
+        """A shared store per (uri, root): engines and their pools are not cheap."""
+        # The pid is part of the key: a forked child must not share its parent's connections.
+        key = (os.getpid(), db_uri, default_artifact_root)
+        with cls._cache_lock:
+            store = cls._cache.get(key)
+            if store is None:
+                store = cls._cache[key] = cls(db_uri, default_artifact_root)
+            return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def _experiment_location(self, experiment_id: int) -> str:
+        return f"{self.artifact_root}/{experiment_id}"
+
+    def _ensure_default_experiment(self) -> None:
+        def work(conn: Connection) -> None:
+            exists = conn.execute(
+                select(experiments.c.experiment_id).where(
+                    experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
+                )
+            ).first()
+            if exists:
+                return
+            if self.dialect == "mysql":
+                # Otherwise MySQL reads an explicit 0 in an AUTO_INCREMENT column as "next id".
+                conn.execute(
+                    text("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+                )
+            now = _now_ms()
+            conn.execute(
+                experiments.insert().values(
+                    experiment_id=DEFAULT_EXPERIMENT_ID,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=self._experiment_location(DEFAULT_EXPERIMENT_ID),
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+
+        with contextlib.suppress(IntegrityError):  # another process created it first
+            run_write(self.engine, work)
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        validation.validate_experiment_name(name)
+        tag_items = dict(tags or {})
+        for key, value in tag_items.items():
+            validation.validate_experiment_tag(key, value)
+
+        def work(conn: Connection) -> int:
+            now = _now_ms()
+            result = conn.execute(
+                experiments.insert().values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+            experiment_id = int(result.inserted_primary_key[0])
+            if not artifact_location:
+                conn.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == experiment_id)
+                    .values(artifact_location=self._experiment_location(experiment_id))
+                )
+            if tag_items:
+                conn.execute(
+                    experiment_tags.insert(),
+                    [
+                        {"experiment_id": experiment_id, "key": k, "value": v}
+                        for k, v in tag_items.items()
+                    ],
+                )
+            return experiment_id
+
+        try:
+            return str(run_write(self.engine, work))
+        except IntegrityError:
+            raise ResourceAlreadyExists(
+                f"Experiment '{name}' already exists (names are unique among active and "
+                "deleted experiments)."
+            ) from None
+
+    def _experiment_row(self, conn: Connection, experiment_id: int) -> Row[Any]:
+        row = conn.execute(
+            select(experiments).where(experiments.c.experiment_id == experiment_id)
+        ).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"No experiment with id={experiment_id}")
+        return row
+
+    def _load_experiments(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
+        ids = [r.experiment_id for r in rows]
+        tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for chunk in run_data.chunks(ids):
+            for t in conn.execute(
+                select(experiment_tags).where(experiment_tags.c.experiment_id.in_(chunk))
+            ):
+                tag_map[t.experiment_id][t.key] = t.value
+        return [
+            Experiment(
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_location=r.artifact_location,
+                lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+                tags=tag_map[r.experiment_id],
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+            )
+            for r in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        eid = validation.parse_id(experiment_id, "experiment id")
+
+        def work(conn: Connection) -> Experiment:
+            return self._load_experiments(conn, [self._experiment_row(conn, eid)])[0]
+
+        return run_read(self.engine, work)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        def work(conn: Connection) -> Experiment | None:
+            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+            return None if row is None else self._load_experiments(conn, [row])[0]
+
+        return run_read(self.engine, work)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        from cairn.search.page_token import decode_page_token, encode_page_token
+        from cairn.store.sql.search_experiments import select_experiment_ids
+
+        _check_max_results(max_results)
+        stages = [s.value for s in ViewType.parse(view_type).stages]
+        fingerprint = ("experiments", filter_string or "", tuple(order_by or ()), tuple(stages))
+        offset = decode_page_token(page_token, fingerprint)
+        query = select_experiment_ids(filter_string, stages, order_by, offset, max_results + 1)
+
+        def work(conn: Connection) -> PagedList[Experiment]:
+            ids = [r[0] for r in conn.execute(query)]
+            more = len(ids) > max_results
+            ids = ids[:max_results]
+            rows = {
+                r.experiment_id: r
+                for chunk in run_data.chunks(ids)
+                for r in conn.execute(
+                    select(experiments).where(experiments.c.experiment_id.in_(chunk))
+                )
+            }
+            found = self._load_experiments(conn, [rows[i] for i in ids])
+            token = encode_page_token(offset + max_results, fingerprint) if more else None
+            return PagedList(found, token)
+
+        return run_read(self.engine, work)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        validation.validate_experiment_name(new_name)
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(
+                    f"Experiment {eid} is deleted; restore it before renaming it."
+                )
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == eid)
+                .values(name=new_name, last_update_time=_now_ms())
+            )
+
+        try:
+            run_write(self.engine, work)
+        except IntegrityError:
+            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
+
+    def _set_experiment_stage(self, experiment_id: str, to: LifecycleStage) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        source = LifecycleStage.ACTIVE if to is LifecycleStage.DELETED else LifecycleStage.DELETED
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != source.value:
+                raise ResourceDoesNotExist(f"No {source.value} experiment with id={eid}")
+            now = _now_ms()
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == eid)
+                .values(lifecycle_stage=to.value, last_update_time=now)
+            )
+            in_experiment = runs.c.experiment_id == eid
+            if to is LifecycleStage.DELETED:
+                conn.execute(
+                    update(runs)
+                    .where(in_experiment, runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+                    .values(lifecycle_stage=to.value, deleted_time=now)
+                )
+            else:
+                # Bring back the runs this experiment's deletion took, not the runs that had
+                # been deleted on their own before it.
+                conn.execute(
+                    update(runs)
+                    .where(in_experiment, runs.c.deleted_time >= row.last_update_time)
+                    .values(lifecycle_stage=to.value, deleted_time=None)
+                )
+
+        run_write(self.engine, work)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        validation.validate_experiment_tag(key, value)
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(f"Experiment {eid} is deleted; its tags are frozen.")
+            stmt = upsert(experiment_tags, self.dialect, ["experiment_id", "key"], ["value"])
+            conn.execute(stmt, {"experiment_id": eid, "key": key, "value": value})
+
+        run_write(self.engine, work)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+
+        def work(conn: Connection) -> None:
+            self._experiment_row(conn, eid)
+            result = conn.execute(
+                delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == eid, experiment_tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"Experiment {eid} has no tag '{key}'")
+
+        run_write(self.engine, work)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str = "",
+        start_time: int | None = None,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        tag_list = list(tags)
+        named = [t.value for t in tag_list if t.key == RUN_NAME_TAG]
+        if run_name and named and named[-1] != run_name:
+            raise InvalidParameterValue(
+                f"Both run_name={run_name!r} and tag {RUN_NAME_TAG}={named[-1]!r} were given; "
+                "they must agree."
+            )
+        name = run_name or (named[-1] if named else "") or generate_run_name()
+        if not named:
+            tag_list.append(RunTag(RUN_NAME_TAG, name))
+        for tag in tag_list:
+            validation.validate_key(tag.key, "tag key")
+        run_id = uuid.uuid4().hex
+        start = _now_ms() if start_time is None else int(start_time)
+
+        def work(conn: Connection) -> int:
+            exp = self._experiment_row(conn, eid)
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(
+                    f"Experiment {eid} is deleted; runs cannot be created in it."
+                )
+            result = conn.execute(
+                runs.insert().values(
+                    run_id=run_id,
+                    experiment_id=eid,
+                    name=name,
+                    user_id=user_id or "",
+                    status=RunStatus.RUNNING.value,
+                    start_time=start,
+                    end_time=None,
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
+                )
+            )
+            run_pk = int(result.inserted_primary_key[0])
+            latest = {t.key: validation.tag_value(t) for t in tag_list}
+            conn.execute(
+                run_tags.insert(),
+                [{"run_pk": run_pk, "key": k, "value": v} for k, v in latest.items()],
+            )
+            return run_pk
+
+        run_write(self.engine, work)
+        return self.get_run(run_id)
+
+    def _run_row(self, conn: Connection, run_id: str, *, lock: bool = False) -> Row[Any]:
+        query = select(runs).where(runs.c.run_id == run_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return row
+
+    def _active_run_pk(self, conn: Connection, run_id: str) -> int:
+        """Lock the run for writing (serialising writers to one run) and check it is live."""
+        row = self._run_row(conn, run_id, lock=True)
+        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise InvalidParameterValue(
+                f"Run {run_id} is deleted; restore it before writing to it."
+            )
+        return int(row.run_pk)
+
+    def get_run(self, run_id: str) -> Run:
+        def work(conn: Connection) -> Run:
+            return run_data.load_runs(conn, [self._run_row(conn, run_id)], self.keys)[0]
+
+        return run_read(self.engine, work)
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus(str(status)).value
+        if end_time is not None:
+            values["end_time"] = int(end_time)
+        if run_name:
+            values["name"] = run_name
+
+        def work(conn: Connection) -> None:
+            run_pk = self._active_run_pk(conn, run_id)
+            if values:
+                conn.execute(update(runs).where(runs.c.run_pk == run_pk).values(**values))
+            if run_name:
+                run_data.upsert_tags(conn, self.dialect, run_pk, {RUN_NAME_TAG: run_name})
+
+        run_write(self.engine, work)
+        return self.get_run(run_id).info
+
+    def _set_run_stage(self, run_id: str, to: LifecycleStage) -> None:
+        def work(conn: Connection) -> None:
+            row = self._run_row(conn, run_id, lock=True)
+            deleted_time = _now_ms() if to is LifecycleStage.DELETED else None
+            if row.lifecycle_stage != to.value:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.run_pk == row.run_pk)
+                    .values(lifecycle_stage=to.value, deleted_time=deleted_time)
+                )
+
+        run_write(self.engine, work)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    # -- run data ----------------------------------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        validation.validate_batch_sizes(metrics, params, tags)
+        batch = run_data.Batch.prepare(metrics, params, tags)
+        batch.key_ids = self.keys.ensure(self.engine, batch.metric_keys)
+
+        def work(conn: Connection) -> None:
+            run_pk = self._active_run_pk(conn, run_id)
+            batch.write(conn, self.dialect, run_pk)
+
+        run_write(self.engine, work)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self.log_batch(run_id, metrics=[metric])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self.log_batch(run_id, params=[param])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self.log_batch(run_id, tags=[tag])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def work(conn: Connection) -> None:
+            run_pk = self._active_run_pk(conn, run_id)
+            result = conn.execute(
+                delete(run_tags).where(run_tags.c.run_pk == run_pk, run_tags.c.key == key)
+            )
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"Run {run_id} has no tag '{key}'")
+
+        run_write(self.engine, work)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        for item in datasets:
+            validation.validate_dataset_input(item)
+
+        def work(conn: Connection) -> None:
+            row = self._run_row(conn, run_id, lock=True)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(f"Run {run_id} is deleted; restore it first.")
+            run_data.write_inputs(conn, self.dialect, row.run_pk, row.experiment_id, datasets)
+
+        run_write(self.engine, work)
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        from cairn.search.page_token import decode_page_token, encode_page_token
+
+        if max_results is not None and max_results <= 0:
+            raise InvalidParameterValue(f"max_results must be positive, got {max_results}")
+        fingerprint = ("metric-history", run_id, metric_key)
+        offset = decode_page_token(page_token, fingerprint)
+
+        def work(conn: Connection) -> PagedList[Metric]:
+            run_pk = self._run_row(conn, run_id).run_pk
+            limit = None if max_results is None else max_results + 1
+            points = run_data.read_history(conn, run_pk, metric_key, self.keys, offset, limit)
+            token = None
+            if max_results is not None and len(points) > max_results:
+                points = points[:max_results]
+                token = encode_page_token(offset + max_results, fingerprint)
+            return PagedList(points, token)
+
+        return run_read(self.engine, work)
+
+    def iter_metric_history(self, run_id: str, metric_key: str) -> Iterator[Metric]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(cairn_read_only=True)
+            with conn.begin():
+                run_pk = self._run_row(conn, run_id).run_pk
+                yield from run_data.stream_history(conn, run_pk, metric_key, self.keys)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        from cairn.search.page_token import decode_page_token, encode_page_token
+        from cairn.store.sql.search_runs import select_run_pks
+
+        _check_max_results(max_results)
+        eids = [validation.parse_id(e, "experiment id") for e in experiment_ids]
+        stages = [s.value for s in ViewType.parse(run_view_type).stages]
+        fingerprint = (
+            "runs",
+            tuple(sorted(eids)),
+            filter_string or "",
+            tuple(order_by or ()),
+            tuple(stages),
+        )
+        offset = decode_page_token(page_token, fingerprint)
+        query = select_run_pks(filter_string, eids, stages, order_by, offset, max_results + 1)
+
+        def work(conn: Connection) -> PagedList[Run]:
+            pks = [r[0] for r in conn.execute(query)]
+            more = len(pks) > max_results
+            pks = pks[:max_results]
+            rows = {
+                r.run_pk: r
+                for chunk in run_data.chunks(pks)
+                for r in conn.execute(select(runs).where(runs.c.run_pk.in_(chunk)))
+            }
+            found = run_data.load_runs(conn, [rows[pk] for pk in pks], self.keys)
+            token = encode_page_token(offset + max_results, fingerprint) if more else None
+            return PagedList(found, token)
+
+        return run_read(self.engine, work)
+
+    def count_runs(self, experiment_id: str) -> int:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        return run_read(
+            self.engine,
+            lambda conn: conn.execute(
+                select(func.count()).select_from(runs).where(runs.c.experiment_id == eid)
+            ).scalar_one(),
+        )
+
+
+def _check_max_results(max_results: int) -> None:
+    if not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterValue(f"max_results must be a positive integer, got {max_results!r}")
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise InvalidParameterValue(
+            f"max_results may be at most {SEARCH_MAX_RESULTS_THRESHOLD}, got {max_results}"
+        )

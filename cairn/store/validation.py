@@ -1,0 +1,190 @@
+"""Names, values and limits every store enforces (MLflow's limits, our messages).
+
+Validation happens in the store so that in-process calls and the server see the same rules.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+
+from cairn import settings
+from cairn.entities import Dataset, DatasetInput, Metric, Param, RunTag
+from cairn.exceptions import InvalidParameterValue
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_DATASET_NAME = 500
+MAX_DATASET_DIGEST = 36
+MAX_DATASET_SOURCE = 65535
+MAX_DATASET_SCHEMA = 1048575
+MAX_DATASET_PROFILE = 16777215
+MAX_INPUT_TAG_KEY = 255
+MAX_INPUT_TAG_VALUE = 500
+
+_KEY_RE = re.compile(r"^[\w\-. /:]+$")
+# Keys already checked in this process: metric keys repeat millions of times.
+_valid_keys: set[str] = set()
+
+
+def validate_key(key: object, what: str = "key") -> str:
+    if key in _valid_keys:
+        return key  # type: ignore[return-value]
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterValue(f"Missing value for required parameter '{what}'")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterValue(
+            f"{what.capitalize()} '{key[:40]}…' is {len(key)} characters long; "
+            f"the limit is {MAX_KEY_LENGTH}."
+        )
+    if not _KEY_RE.match(key):
+        raise InvalidParameterValue(
+            f"Invalid {what} '{key}': names may only contain letters, digits, underscores (_), "
+            "dashes (-), periods (.), spaces ( ), slashes (/) and colons (:)."
+        )
+    if key.startswith("/") or posixpath.normpath(key) != key or ".." in key.split("/"):
+        raise InvalidParameterValue(
+            f"Invalid {what} '{key}': it would be read as a different path "
+            f"('{posixpath.normpath(key)}'); avoid '//', './', '..' and a leading '/'."
+        )
+    _valid_keys.add(key)
+    return key
+
+
+def _fit(value: str, limit: int, what: str, key: str) -> str:
+    if len(value) <= limit:
+        return value
+    if settings.TRUNCATE_LONG_VALUES.get_bool():
+        return value[:limit]
+    raise InvalidParameterValue(
+        f"{what} '{key}' has a value of {len(value)} characters; the limit is {limit}."
+    )
+
+
+def param_value(param: Param) -> str:
+    value = _as_str(param.value, "param", param.key)
+    return _fit(value, MAX_PARAM_VALUE_LENGTH, "Param", param.key)
+
+
+def tag_value(tag: RunTag) -> str:
+    return _fit(_as_str(tag.value, "tag", tag.key), MAX_TAG_VALUE_LENGTH, "Tag", tag.key)
+
+
+def _as_str(value: object, what: str, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    raise InvalidParameterValue(f"The value of {what} '{key}' must be a string, got {value!r}")
+
+
+def metric_fields(metric: Metric) -> tuple[float, int, int]:
+    """The metric's (value, timestamp, step) as float/int, or a clear error.
+
+    Accepts anything number-like (numpy scalars included) but not bools or strings.
+    """
+    validate_key(metric.key, "metric name")
+    value, timestamp, step = metric.value, metric.timestamp, metric.step
+    if isinstance(value, (bool, str, bytes)) or not hasattr(value, "__float__"):
+        raise InvalidParameterValue(
+            f"Metric '{metric.key}' has value {value!r}: metric values must be numbers."
+        )
+    try:
+        ts, st = _as_int(timestamp), _as_int(step)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Metric '{metric.key}' needs integer timestamp and step, got "
+            f"timestamp={timestamp!r}, step={step!r}."
+        ) from None
+    return float(value), ts, st
+
+
+def _as_int(x: object) -> int:
+    if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
+        raise TypeError(x)
+    return int(x)  # type: ignore[call-overload]
+
+
+def validate_batch_sizes(
+    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+) -> None:
+    if len(metrics) > MAX_METRICS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch may hold at most {MAX_METRICS_PER_BATCH} metrics; got {len(metrics)}."
+        )
+    if len(params) > MAX_PARAMS_TAGS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch may hold at most {MAX_PARAMS_TAGS_PER_BATCH} params; got {len(params)}."
+        )
+    if len(tags) > MAX_PARAMS_TAGS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch may hold at most {MAX_PARAMS_TAGS_PER_BATCH} tags; got {len(tags)}."
+        )
+    total = len(metrics) + len(params) + len(tags)
+    if total > MAX_ENTITIES_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch may hold at most {MAX_ENTITIES_PER_BATCH} entries in all; got {total}."
+        )
+
+
+def validate_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterValue("Experiment name must be a non-empty string.")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Experiment name is {len(name)} characters long; the limit is "
+            f"{MAX_EXPERIMENT_NAME_LENGTH}."
+        )
+    return name
+
+
+def validate_experiment_tag(key: str, value: str) -> None:
+    validate_key(key, "tag key")
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"The value of tag '{key}' must be a string.")
+    if len(value) > MAX_EXPERIMENT_TAG_VALUE_LENGTH:
+        raise InvalidParameterValue(
+            f"Experiment tag '{key}' has a value of {len(value)} characters; the limit is "
+            f"{MAX_EXPERIMENT_TAG_VALUE_LENGTH}."
+        )
+
+
+def parse_id(value: object, what: str) -> int:
+    """SQL-backed ids are integers; anything else is a bad parameter, not a missing resource."""
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"Invalid {what} {value!r}: it must be an integer.") from None
+
+
+def validate_dataset_input(item: DatasetInput) -> None:
+    ds: Dataset = item.dataset
+    for field, value, limit in (
+        ("name", ds.name, MAX_DATASET_NAME),
+        ("digest", ds.digest, MAX_DATASET_DIGEST),
+        ("source", ds.source, MAX_DATASET_SOURCE),
+        ("schema", ds.schema, MAX_DATASET_SCHEMA),
+        ("profile", ds.profile, MAX_DATASET_PROFILE),
+    ):
+        if field in ("name", "digest") and not value:
+            raise InvalidParameterValue(f"Dataset {field} must not be empty.")
+        if value is not None and len(value) > limit:
+            raise InvalidParameterValue(
+                f"Dataset {field} is {len(value)} characters long; the limit is {limit}."
+            )
+    for tag in item.tags:
+        if not tag.key or len(tag.key) > MAX_INPUT_TAG_KEY:
+            raise InvalidParameterValue(
+                f"Input tag key must be 1 to {MAX_INPUT_TAG_KEY} characters long."
+            )
+        if len(tag.value) > MAX_INPUT_TAG_VALUE:
+            raise InvalidParameterValue(
+                f"Input tag '{tag.key}' value is longer than {MAX_INPUT_TAG_VALUE} characters."
+            )

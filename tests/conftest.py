@@ -1,0 +1,123 @@
+"""Shared fixtures: real databases for every store test.
+
+`store` runs a test against SQLite, PostgreSQL and MariaDB/MySQL, each with a fresh, empty
+database. The servers are the real ones on this machine (see DEVELOPERS.md); where one is not
+running the test is skipped with the reason, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URI = os.environ.get(
+    "CAIRN_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
+)
+MYSQL_URI = os.environ.get("CAIRN_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ("sqlite", "postgresql", "mysql")
+
+
+def _reachable(uri: str) -> bool:
+    parts = urlsplit(uri)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 1):
+            return True
+    except OSError:
+        return False
+
+
+def _require(uri: str, name: str) -> None:
+    if _reachable(uri):
+        return
+    message = f"{name} is not running at {uri}; start it to run the {name} store tests"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: these tests must run, not skip)")
+    pytest.skip(message)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw")
+
+
+def _fresh_server_database(base_uri: str) -> str:
+    """A new empty database for one test, named per xdist worker so workers never collide."""
+    from sqlalchemy import create_engine, text
+
+    from cairn.store.sql.engine import sqlalchemy_url
+
+    name = f"cairn_test_{_worker()}"
+    parts = urlsplit(base_uri)
+    admin = create_engine(sqlalchemy_url(base_uri), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if parts.scheme.startswith("postgres"):
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        else:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    admin.dispose()
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def database_uri(backend: str, tmp_path: Path) -> str:
+    """A fresh database URI for `backend` (skips or fails when its server is down)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'cairn.db'}"
+    if backend == "postgresql":
+        _require(POSTGRES_URI, "PostgreSQL")
+        return _fresh_server_database(POSTGRES_URI)
+    _require(MYSQL_URI, "MariaDB/MySQL")
+    return _fresh_server_database(MYSQL_URI)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_uri(request.param, tmp_path)
+
+
+@pytest.fixture
+def artifact_root(tmp_path: Path) -> Path:
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def store(db_uri: str, artifact_root: Path) -> Iterator:
+    from cairn.store.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(db_uri, str(artifact_root))
+    yield store
+    store.close()
+    SqlTrackingStore._cache.clear()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, artifact_root: Path) -> Iterator:
+    from cairn.store.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(f"sqlite:///{tmp_path / 'cairn.db'}", str(artifact_root))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path, artifact_root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite tracking URI, also set as the environment default for the fluent API."""
+    uri = f"sqlite:///{tmp_path / 'tracking.db'}"
+    monkeypatch.setenv("CAIRN_TRACKING_URI", uri)
+    monkeypatch.setenv("CAIRN_ARTIFACT_ROOT", str(artifact_root))
+    return uri

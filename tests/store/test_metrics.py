@@ -1,0 +1,108 @@
+"""Metric history and latest values in the SQL store."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cairn.entities import Metric
+from cairn.exceptions import InvalidParameterValue
+
+
+@pytest.fixture
+def run_id(store):
+    return store.create_run("0").info.run_id
+
+
+def test_history_is_ordered_by_step_then_timestamp(store, run_id):
+    points = [Metric("loss", 1.0 / (i + 1), 1000 + i, i) for i in reversed(range(10))]
+    store.log_batch(run_id, metrics=points)
+    history = store.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == list(range(10))
+    assert history[0] == Metric("loss", 1.0, 1000, 0)
+
+
+def test_latest_value_is_greatest_step_then_timestamp(store, run_id):
+    store.log_metric(run_id, Metric("m", 5.0, 3000, 1))
+    store.log_metric(run_id, Metric("m", 7.0, 1000, 2))  # later step wins over later time
+    store.log_metric(run_id, Metric("m", 6.0, 2000, 0))
+    assert store.get_run(run_id).data.metrics == {"m": 7.0}
+    store.log_metric(run_id, Metric("m", 1.0, 1001, 2))  # same step, later timestamp
+    assert store.get_run(run_id).data.metrics == {"m": 1.0}
+
+
+def test_nan_and_infinity_round_trip(store, run_id):
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("nan", float("nan"), 1, 0),
+            Metric("pinf", float("inf"), 1, 0),
+            Metric("ninf", float("-inf"), 1, 0),
+        ],
+    )
+    latest = store.get_run(run_id).data.metrics
+    assert math.isnan(latest["nan"])
+    assert latest["pinf"] == math.inf and latest["ninf"] == -math.inf
+    (point,) = store.get_metric_history(run_id, "nan")
+    assert math.isnan(point.value)
+    assert store.get_metric_history(run_id, "pinf")[0].value == math.inf
+
+
+def test_exact_duplicate_points_are_stored_once(store, run_id):
+    point = Metric("m", 0.5, 10, 1)
+    store.log_batch(run_id, metrics=[point, point])
+    store.log_metric(run_id, point)
+    assert list(store.get_metric_history(run_id, "m")) == [point]
+
+
+def test_unknown_metric_has_empty_history(store, run_id):
+    assert list(store.get_metric_history(run_id, "never-logged")) == []
+
+
+def test_history_pages(store, run_id):
+    store.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(25)])
+    page = store.get_metric_history(run_id, "m", max_results=10)
+    steps = [m.step for m in page]
+    while page.token:
+        page = store.get_metric_history(run_id, "m", max_results=10, page_token=page.token)
+        steps += [m.step for m in page]
+    assert steps == list(range(25))
+
+
+def test_iter_history_streams_everything(store, run_id):
+    for start in range(0, 3000, 1000):
+        store.log_batch(
+            run_id, metrics=[Metric("m", float(i), i, i) for i in range(start, start + 1000)]
+        )
+    assert [m.step for m in store.iter_metric_history(run_id, "m")] == list(range(3000))
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        Metric("m", "1.0", 1, 0),  # type: ignore[arg-type]
+        Metric("m", True, 1, 0),  # type: ignore[arg-type]
+        Metric("m", 1.0, "now", 0),  # type: ignore[arg-type]
+        Metric("m", 1.0, 1, 0.5),  # type: ignore[arg-type]
+        Metric("bad key!", 1.0, 1, 0),
+    ],
+)
+def test_bad_metrics_are_rejected(store, run_id, metric):
+    with pytest.raises(InvalidParameterValue):
+        store.log_metric(run_id, metric)
+
+
+def test_integer_and_numpy_values_are_accepted(store, run_id):
+    np = pytest.importorskip("numpy")
+    store.log_batch(
+        run_id,
+        metrics=[Metric("int", 3, 1, 0), Metric("np", np.float32(0.5), np.int64(2), np.int32(1))],
+    )
+    assert store.get_run(run_id).data.metrics == {"int": 3.0, "np": 0.5}
+
+
+def test_negative_steps_and_large_timestamps(store, run_id):
+    store.log_metric(run_id, Metric("m", 1.0, 2**62, -5))
+    (point,) = store.get_metric_history(run_id, "m")
+    assert point.step == -5 and point.timestamp == 2**62

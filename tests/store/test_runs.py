@@ -1,0 +1,178 @@
+"""The SQL store's runs: lifecycle, params, tags, inputs — on all three databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LifecycleStage,
+    Param,
+    RunStatus,
+    RunTag,
+)
+from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+
+
+@pytest.fixture
+def run_id(store):
+    return store.create_run("0", user_id="alice", start_time=1000).info.run_id
+
+
+def test_create_run_fills_info(store):
+    eid = store.create_experiment("exp")
+    run = store.create_run(eid, user_id="alice", start_time=123, run_name="first")
+    info = run.info
+    assert len(info.run_id) == 32
+    assert info.experiment_id == eid
+    assert info.run_name == "first"
+    assert info.user_id == "alice"
+    assert info.status is RunStatus.RUNNING
+    assert info.start_time == 123 and info.end_time is None
+    assert info.lifecycle_stage is LifecycleStage.ACTIVE
+    assert (
+        info.artifact_uri
+        == f"{store.get_experiment(eid).artifact_location}/{info.run_id}/artifacts"
+    )
+    assert run.data.tags == {"mlflow.runName": "first"}
+
+
+def test_generated_run_names(store):
+    name = store.create_run("0").info.run_name
+    adjective, animal, number = name.split("-")
+    assert adjective and animal and 100 <= int(number) <= 999
+
+
+def test_run_name_and_tag_must_agree(store):
+    with pytest.raises(InvalidParameterValue):
+        store.create_run("0", run_name="a", tags=[RunTag("mlflow.runName", "b")])
+
+
+def test_unknown_run(store):
+    with pytest.raises(ResourceDoesNotExist):
+        store.get_run("f" * 32)
+    with pytest.raises(ResourceDoesNotExist):
+        store.log_param("f" * 32, Param("a", "b"))
+
+
+def test_update_run_info(store, run_id):
+    info = store.update_run_info(run_id, RunStatus.FINISHED, end_time=2000, run_name="renamed")
+    assert info.status is RunStatus.FINISHED and info.end_time == 2000
+    run = store.get_run(run_id)
+    assert run.info.run_name == "renamed"
+    assert run.data.tags["mlflow.runName"] == "renamed"
+
+
+def test_setting_run_name_tag_renames_the_run(store, run_id):
+    store.set_tag(run_id, RunTag("mlflow.runName", "via-tag"))
+    assert store.get_run(run_id).info.run_name == "via-tag"
+
+
+def test_params_are_write_once(store, run_id):
+    store.log_param(run_id, Param("lr", "0.1"))
+    store.log_param(run_id, Param("lr", "0.1"))  # same value again is fine
+    with pytest.raises(InvalidParameterValue, match="lr"):
+        store.log_param(run_id, Param("lr", "0.2"))
+    assert store.get_run(run_id).data.params == {"lr": "0.1"}
+
+
+def test_duplicate_param_in_one_batch(store, run_id):
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(run_id, params=[Param("a", "1"), Param("a", "2")])
+    store.log_batch(run_id, params=[Param("a", "1"), Param("a", "1")])
+    assert store.get_run(run_id).data.params == {"a": "1"}
+
+
+def test_failed_batch_writes_nothing(store, run_id):
+    from cairn.entities import Metric
+
+    store.log_param(run_id, Param("a", "1"))
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(
+            run_id,
+            metrics=[Metric("m", 1.0, 1, 0)],
+            params=[Param("a", "2")],
+            tags=[RunTag("t", "v")],
+        )
+    data = store.get_run(run_id).data
+    assert data.metrics == {} and "t" not in data.tags
+
+
+def test_long_values_are_truncated(store, run_id):
+    store.log_param(run_id, Param("p", "x" * 7000))
+    store.set_tag(run_id, RunTag("t", "y" * 9000))
+    data = store.get_run(run_id).data
+    assert len(data.params["p"]) == 6000 and len(data.tags["t"]) == 8000
+
+
+def test_long_values_error_when_truncation_is_off(store, run_id, monkeypatch):
+    monkeypatch.setenv("CAIRN_TRUNCATE_LONG_VALUES", "false")
+    with pytest.raises(InvalidParameterValue, match="6000"):
+        store.log_param(run_id, Param("p", "x" * 7000))
+
+
+@pytest.mark.parametrize("key", ["", "a" * 251, "bad!key", "../up", "/abs", "a//b", "./a"])
+def test_bad_keys_are_rejected(store, run_id, key):
+    with pytest.raises(InvalidParameterValue):
+        store.log_param(run_id, Param(key, "v"))
+
+
+def test_tags_upsert_and_delete(store, run_id):
+    store.set_tag(run_id, RunTag("t", "1"))
+    store.set_tag(run_id, RunTag("t", "2"))
+    assert store.get_run(run_id).data.tags["t"] == "2"
+    store.delete_tag(run_id, "t")
+    assert "t" not in store.get_run(run_id).data.tags
+    with pytest.raises(ResourceDoesNotExist):
+        store.delete_tag(run_id, "t")
+
+
+def test_deleted_runs_refuse_writes_and_restore(store, run_id):
+    store.delete_run(run_id)
+    store.delete_run(run_id)  # idempotent
+    assert store.get_run(run_id).info.lifecycle_stage is LifecycleStage.DELETED
+    for write in (
+        lambda: store.log_param(run_id, Param("a", "1")),
+        lambda: store.set_tag(run_id, RunTag("a", "1")),
+        lambda: store.update_run_info(run_id, RunStatus.FINISHED),
+        lambda: store.delete_tag(run_id, "mlflow.runName"),
+    ):
+        with pytest.raises(InvalidParameterValue, match="deleted"):
+            write()
+    store.restore_run(run_id)
+    store.log_param(run_id, Param("a", "1"))
+
+
+def test_batch_limits(store, run_id):
+    from cairn.entities import Metric
+
+    with pytest.raises(InvalidParameterValue, match="1000"):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, i) for i in range(1001)])
+    with pytest.raises(InvalidParameterValue, match="100"):
+        store.log_batch(run_id, params=[Param(f"p{i}", "v") for i in range(101)])
+    with pytest.raises(InvalidParameterValue, match="100"):
+        store.log_batch(run_id, tags=[RunTag(f"t{i}", "v") for i in range(101)])
+
+
+def test_log_inputs(store, run_id):
+    dataset = Dataset("iris", "abc123", "local", '{"uri": "/data/iris.csv"}', '{"cols": []}')
+    item = DatasetInput(dataset, (InputTag("mlflow.data.context", "training"),))
+    store.log_inputs(run_id, [item])
+    store.log_inputs(run_id, [item])  # logging the same input twice keeps one
+    inputs = store.get_run(run_id).inputs.dataset_inputs
+    assert inputs == (item,)
+    assert inputs[0].context == "training"
+
+
+def test_log_inputs_rejects_oversized_fields(store, run_id):
+    with pytest.raises(InvalidParameterValue, match="digest"):
+        store.log_inputs(run_id, [DatasetInput(Dataset("d", "x" * 37, "local", "s"))])
+
+
+def test_unicode_round_trips(store, run_id):
+    store.log_param(run_id, Param("名前", "値 ✓"))
+    store.set_tag(run_id, RunTag("emoji", "🚀"))
+    data = store.get_run(run_id).data
+    assert data.params["名前"] == "値 ✓" and data.tags["emoji"] == "🚀"
