@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class LifecycleStage(str, Enum):
+class LifecycleStage(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 
@@ -13,7 +13,7 @@ class LifecycleStage(str, Enum):
         return self.value
 
 
-class ViewType(str, Enum):
+class ViewType(StrEnum):
     """Which lifecycle stages a search returns (MLflow's `view_type` / `run_view_type`)."""
 
     ACTIVE_ONLY = "ACTIVE_ONLY"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from cairn.entities.dataset import DatasetInput
@@ -11,7 +11,7 @@ from cairn.entities.lifecycle import LifecycleStage
 from cairn.entities.metric import Metric
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
@@ -144,5 +144,3 @@ class Run:
             data=RunData.from_dict(d.get("data", {})),
             inputs=RunInputs.from_dict(d.get("inputs", {})),
         )
-
-

@@ -28,9 +28,10 @@ from cairn.entities import (
     RunTag,
 )
 from cairn.entities.lifecycle import LifecycleStage
+from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import validation
-from cairn.store.sql.dialects import insert_ignore, upsert
+from cairn.store.sql.dialects import insert_ignore, insert_ignore_sql, upsert
 from cairn.store.sql.engine import run_write
 from cairn.store.sql.schema import (
     datasets,
@@ -115,16 +116,8 @@ class MetricKeys:
         return self._names
 
 
-def _stored(value: float) -> float:
-    """±inf as ±DBL_MAX: MySQL cannot store infinity, and the order is the same."""
-    if value == INF:
-        return DBL_MAX
-    if value == -INF:
-        return -DBL_MAX
-    return value
-
-
 def _loaded(value: float) -> float:
+    """±DBL_MAX back to ±inf: MySQL cannot store infinity, so every database stores the max."""
     if value == DBL_MAX:
         return INF
     if value == -DBL_MAX:
@@ -136,12 +129,14 @@ def _loaded(value: float) -> float:
 class Batch:
     """A validated log_batch, shaped into rows before any transaction starts."""
 
-    points: list[tuple[str, int, int, float, bool]] = field(default_factory=list)
-    # key -> (rank, value to store in latest_metrics: None for NaN)
-    latest: dict[str, tuple[tuple[int, int, float], float | None]] = field(default_factory=dict)
+    # (key, step, timestamp, rank value, stored value, is_nan); rank value is -inf for NaN
+    # so that a NaN loses every (step, timestamp) tie for "latest".
+    points: list[tuple[str, int, int, float, float, bool]] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, int] = field(default_factory=dict)
+    # Per key, its greatest point by (step, timestamp, rank value): the latest value.
+    latest: dict[str, tuple[str, int, int, float, float, bool]] = field(default_factory=dict)
 
     @property
     def metric_keys(self) -> list[str]:
@@ -152,11 +147,11 @@ class Batch:
         cls, metric_list: Sequence[Metric], param_list: Sequence[Param], tag_list: Sequence[RunTag]
     ) -> Batch:
         batch = cls()
-        points = batch.points
+        append = batch.points.append
         latest = batch.latest
         valid_keys = validation._valid_keys
         for m in metric_list:
-            key, value, ts, step = m.key, m.value, m.timestamp, m.step
+            key, value, ts, step = metric_fields(m)
             if (
                 type(value) is not float
                 or type(ts) is not int
@@ -164,14 +159,20 @@ class Batch:
                 or key not in valid_keys
             ):
                 value, ts, step = validation.metric_fields(m)
-            nan = value != value
-            stored = 0.0 if nan else _stored(value)
-            points.append((key, step, ts, stored, nan))
-            # Latest = greatest (step, timestamp, value); NaN loses every value tie.
-            rank = (step, ts, -INF if nan else value)
-            current = latest.get(key)
-            if current is None or rank > current[0]:
-                latest[key] = (rank, None if nan else stored)
+            if value != value:
+                point = (key, step, ts, -INF, 0.0, True)
+            elif -DBL_MAX <= value <= DBL_MAX:
+                point = (key, step, ts, value, value, False)
+            else:
+                point = (key, step, ts, value, DBL_MAX if value > 0 else -DBL_MAX, False)
+            append(point)
+            best = latest.get(key)
+            if (
+                best is None
+                or step > best[1]
+                or (step == best[1] and (ts > best[2] or (ts == best[2] and point[3] > best[3])))
+            ):
+                latest[key] = point
         for p in param_list:
             validation.validate_key(p.key, "param name")
             value = validation.param_value(p)
@@ -220,21 +221,11 @@ class Batch:
 
     def _write_metrics(self, conn: Connection, dialect: str, run_pk: int) -> None:
         ids = self.key_ids
-        conn.execute(
-            insert_ignore(metrics, dialect),
-            [
-                {
-                    "run_pk": run_pk,
-                    "key_id": ids[key],
-                    "step": step,
-                    "timestamp": ts,
-                    "value": value,
-                    "is_nan": nan,
-                }
-                for key, step, ts, value, nan in self.points
-            ],
+        conn.exec_driver_sql(
+            insert_ignore_sql(metrics, conn.dialect),
+            [(run_pk, ids[k], s, t, v, n) for k, s, t, _, v, n in self.points],
         )
-        by_id = {ids[k]: winner for k, winner in self.latest.items()}
+        by_id = {ids[k]: (p[1], p[2], p[3], None if p[5] else p[4]) for k, p in self.latest.items()}
         current = conn.execute(
             select(
                 latest_metrics.c.key_id,
@@ -245,22 +236,14 @@ class Batch:
         ).all()
         for key_id, step, ts, value in current:
             old = (step, ts, -INF if value is None else _loaded(value))
-            if old >= by_id[key_id][0]:
+            if old >= by_id[key_id][:3]:
                 del by_id[key_id]
         if by_id:
             conn.execute(
-                upsert(
-                    latest_metrics, dialect, ["run_pk", "key_id"], ["value", "timestamp", "step"]
-                ),
+                upsert(latest_metrics, dialect, ["run_pk", "key_id"], _LATEST_COLUMNS),
                 [
-                    {
-                        "run_pk": run_pk,
-                        "key_id": key_id,
-                        "step": step,
-                        "timestamp": ts,
-                        "value": value,
-                    }
-                    for key_id, ((step, ts, _), value) in by_id.items()
+                    {"run_pk": run_pk, "key_id": key_id, "step": s, "timestamp": t, "value": v}
+                    for key_id, (s, t, _, v) in by_id.items()
                 ],
             )
 
