@@ -214,11 +214,10 @@ def bench_history(points: int) -> None:
     run_id = store.create_run("0").info.run_id
     store.log_metric(run_id, Metric("loss", 1.0, 0, 0))  # creates the key and the run's rows
     key_id = store.keys.ensure(store.engine, ["loss"])["loss"]
-    run_pk = (
-        store.engine.connect()
-        .exec_driver_sql("SELECT run_pk FROM runs WHERE run_id = ?", (run_id,))
-        .scalar()
-    )
+    with store.engine.connect() as conn:
+        run_pk = conn.exec_driver_sql(
+            "SELECT run_pk FROM runs WHERE run_id = ?", (run_id,)
+        ).scalar()
     with store.engine.begin() as conn:
         for start in range(1, points, 100_000):
             conn.execute(

@@ -41,21 +41,17 @@ def _require(uri: str, name: str) -> None:
     pytest.skip(message)
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw")
+_created: set[str] = set()
 
 
-def _fresh_server_database(base_uri: str) -> str:
-    """A new empty database for one test, named per xdist worker so workers never collide."""
+def _recreate(base_uri: str, name: str, *, create: bool = True) -> None:
     from sqlalchemy import create_engine, text
 
     from cairn.store.sql.engine import sqlalchemy_url
 
-    name = f"cairn_test_{_worker()}"
-    parts = urlsplit(base_uri)
     admin = create_engine(sqlalchemy_url(base_uri), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if parts.scheme.startswith("postgres"):
+        if urlsplit(base_uri).scheme.startswith("postgres"):
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -64,12 +60,72 @@ def _fresh_server_database(base_uri: str) -> str:
                 {"n": name},
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            if create:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         else:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            if create:
+                conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     admin.dispose()
-    return parts._replace(path=f"/{name}").geturl()
+
+
+_migrated: dict[str, object] = {}
+
+
+def _empty_all_tables(uri: str) -> None:
+    """Delete every row but keep the schema: far cheaper than a new database per test."""
+    from sqlalchemy import text
+
+    from cairn.store.sql.schema import ALL_TABLES
+
+    engine = _migrated[uri]
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+            names = ", ".join(t.name for t in ALL_TABLES)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+            for table in reversed(ALL_TABLES):
+                conn.execute(text(f"DELETE FROM `{table.name}`"))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+
+
+def _fresh_server_database(base_uri: str) -> str:
+    """An empty Cairn database for one test.
+
+    Each test process has its own database (named after its pid, so parallel workers and
+    parallel pytest sessions on the same servers never share one), created and migrated on
+    first use, emptied before every later test, and dropped when the session ends.
+    """
+    from sqlalchemy import create_engine
+
+    from cairn.store.sql.engine import sqlalchemy_url
+    from cairn.store.sql.migrations import upgrade
+
+    name = f"cairn_test_{os.getpid()}"
+    uri = urlsplit(base_uri)._replace(path=f"/{name}").geturl()
+    if uri in _migrated:
+        _empty_all_tables(uri)
+    else:
+        _recreate(base_uri, name)
+        upgrade(uri)
+        _migrated[uri] = create_engine(sqlalchemy_url(uri))
+        _created.add(base_uri)
+    return uri
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    yield
+    for base_uri in _created:
+        from cairn.store.sql.store import SqlTrackingStore
+
+        for store in SqlTrackingStore._cache.values():
+            store.close()
+        for engine in _migrated.values():
+            engine.dispose()  # type: ignore[attr-defined]
+        _recreate(base_uri, f"cairn_test_{os.getpid()}", create=False)
 
 
 def database_uri(backend: str, tmp_path: Path) -> str:

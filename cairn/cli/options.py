@@ -1,0 +1,61 @@
+"""Options every command shares, and the one place the CLI builds a `CairnClient`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cairn import settings
+
+if TYPE_CHECKING:
+    from cairn.entities import ViewType
+    from cairn.tracking.client import CairnClient
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        metavar="URI",
+        show_default=False,
+        help=(
+            "Tracking database or server URI. Defaults to $CAIRN_TRACKING_URI, then "
+            f"$MLFLOW_TRACKING_URI, then {settings.TRACKING_URI.default}."
+        ),
+    ),
+]
+
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
+]
+
+
+class View(StrEnum):
+    """Which lifecycle stages a listing shows."""
+
+    active = "active"
+    deleted = "deleted"
+    all = "all"
+
+    def to_view_type(self) -> ViewType:
+        from cairn.entities import ViewType
+
+        return {
+            View.active: ViewType.ACTIVE_ONLY,
+            View.deleted: ViewType.DELETED_ONLY,
+            View.all: ViewType.ALL,
+        }[self]
+
+
+ViewOption = Annotated[
+    View,
+    typer.Option("--view", case_sensitive=False, help="Show active, deleted or all entries."),
+]
+
+
+def get_client(tracking_uri: str | None) -> CairnClient:
+    """A client for `--tracking-uri`; None leaves the usual resolution order to the client."""
+    from cairn.tracking.client import CairnClient
+
+    return CairnClient(tracking_uri=tracking_uri)

@@ -1,0 +1,358 @@
+"""search_runs as one SQL statement: filter AST + order keys -> the page's run_pk values.
+
+Semantics (MLflow's, plus OR and parentheses):
+
+* A comparison on a metric, param or tag the run lacks is false, `!=` included; a NaN latest
+  metric (stored as NULL) matches no comparison. `IS NULL` on a param or tag matches runs
+  lacking it. Each comparison is a correlated EXISTS, so OR and AND compose freely.
+* Sorting puts runs lacking the key, and NaN metrics, last in both directions; the final
+  tie-breakers are `start_time DESC, run_id ASC`.
+
+Plans. The obvious statement (scan the experiment's runs, test each, sort) costs a few
+lookups per run: ~70 ms at 100k runs on SQLite. Two cheaper shapes exist, each good for one
+kind of query, and the statement picks between them at run time with one-row "guard"
+subqueries that enable exactly one branch of a UNION ALL (SQLite never enters a join whose
+outer side is empty; PostgreSQL makes them one-time filters):
+
+* order-driven, when the first order key is a metric: walk ix_latest_metrics_key_value in
+  sort order and stop after offset+limit matches; runs lacking the metric (or NaN) are only
+  fetched when those were not enough.
+* filter-driven, when the filter requires a metric range (a top-level `metrics.k > x` term)
+  matching few rows: start from that index range and sort the small remainder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    FromClause,
+    Select,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+
+from cairn.entities import DATASET_CONTEXT_TAG
+from cairn.search import (
+    RUNS,
+    And,
+    Comparison,
+    Entity,
+    Node,
+    Op,
+    Or,
+    OrderKey,
+    conjuncts,
+    parse_filter,
+    parse_order_by,
+)
+from cairn.search.sql import ByteOrder, SortKey, compare
+from cairn.store.sql.schema import (
+    datasets,
+    input_tags,
+    latest_metrics,
+    metric_keys,
+    params,
+    run_inputs,
+    runs,
+    tags,
+)
+
+#: A metric-range filter matching fewer rows than this drives the query (filter-driven plan).
+FILTER_DRIVER_MAX_ROWS = 5000
+
+_ATTRIBUTE_COLUMNS = {
+    "run_id": runs.c.run_id,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "lifecycle_stage": runs.c.lifecycle_stage,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+}
+_NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time"})
+_RANGE_OPS = frozenset({Op.EQ, Op.LT, Op.LE, Op.GT, Op.GE})
+_TIE_BREAKERS = (
+    OrderKey(Entity.ATTRIBUTE, "start_time", ascending=False),
+    OrderKey(Entity.ATTRIBUTE, "run_id", ascending=True),
+)
+
+
+def select_run_pks(
+    filter_string: str | None,
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> Select[Any]:
+    """The statement returning `runs.run_pk` rows `offset .. offset+limit-1` in search order.
+
+    Raises InvalidFilter for a bad filter or order_by. Pass `limit = max_results + 1` to learn
+    whether a next page exists. `stages` are lifecycle stage values ("active", "deleted").
+    """
+    node = parse_filter(filter_string, RUNS)
+    order = with_tie_breakers(parse_order_by(order_by, RUNS))
+    return build_run_search(node, order, experiment_ids, stages, offset, limit)
+
+
+def with_tie_breakers(keys: Sequence[OrderKey]) -> tuple[OrderKey, ...]:
+    """The requested keys, then start_time DESC and run_id ASC unless already present."""
+    present = {(k.entity, k.key) for k in keys}
+    extra = tuple(k for k in _TIE_BREAKERS if (k.entity, k.key) not in present)
+    return (*keys, *extra)
+
+
+def build_run_search(
+    node: Node | None,
+    order: Sequence[OrderKey],
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    offset: int,
+    limit: int,
+) -> Select[Any]:
+    """Like `select_run_pks` for an already parsed filter and complete order (tie-breakers
+    included)."""
+    query = _RunQuery(node, tuple(order), list(experiment_ids), list(stages))
+    wanted = offset + limit
+    driver = _filter_driver(node)
+    metric_first = order[0].entity is Entity.METRIC
+    if driver is None and not metric_first:
+        return query.scan().limit(limit).offset(offset)
+
+    branches: list[Select[Any]] = []
+    big: ColumnElement[bool] = true()
+    if driver is not None:
+        few = _fewer_than(driver, FILTER_DRIVER_MAX_ROWS)
+        branches.append(query.driven(driver, guard=few))
+        big = not_(few)
+    if metric_first:
+        branches.extend(query.metric_ordered(wanted, guard=big))
+    else:
+        top = query.scan(guard=big, sort_columns=True).limit(wanted).subquery("top")
+        branches.append(select(*top.c))
+    union = union_all(*branches).subquery("candidates")
+    sort = [_sort_key(union.c[f"s{i}"], k) for i, k in enumerate(order)]
+    return select(union.c.run_pk).order_by(*sort).limit(limit).offset(offset)
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+def metric_key_id(key: str) -> Any:
+    """The interned id of metric `key` (NULL if never logged, which then matches nothing)."""
+    return select(metric_keys.c.key_id).where(metric_keys.c.key == key).scalar_subquery()
+
+
+def run_condition(node: Node, run_pk: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`node` as a condition on the run whose key is `run_pk` (a column of the outer query)."""
+    if isinstance(node, And):
+        return and_(*(run_condition(child, run_pk) for child in node.children))
+    if isinstance(node, Or):
+        return or_(*(run_condition(child, run_pk) for child in node.children))
+    return _comparison(node, run_pk)
+
+
+def _comparison(c: Comparison, run_pk: ColumnElement[Any]) -> ColumnElement[bool]:
+    if c.entity is Entity.ATTRIBUTE:
+        return compare(_ATTRIBUTE_COLUMNS[c.key], c.op, c.value)
+    if c.entity is Entity.METRIC:
+        lm = latest_metrics.alias()
+        return exists().where(
+            lm.c.run_pk == run_pk,
+            lm.c.key_id == metric_key_id(c.key),
+            compare(lm.c.value, c.op, c.value),
+        )
+    if c.entity in (Entity.PARAM, Entity.TAG):
+        table = (params if c.entity is Entity.PARAM else tags).alias()
+        has_key = [table.c.run_pk == run_pk, table.c.key == c.key]
+        if c.op is Op.IS_NULL:
+            return ~exists().where(*has_key)
+        if c.op is Op.IS_NOT_NULL:
+            return exists().where(*has_key)
+        return exists().where(*has_key, compare(table.c.value, c.op, c.value))
+    return _dataset_comparison(c, run_pk)
+
+
+def _dataset_comparison(c: Comparison, run_pk: ColumnElement[Any]) -> ColumnElement[bool]:
+    """True when any one dataset input of the run satisfies the comparison."""
+    if c.key == "context":
+        it = input_tags.alias()
+        return exists().where(
+            it.c.run_pk == run_pk,
+            it.c.key == DATASET_CONTEXT_TAG,
+            compare(it.c.value, c.op, c.value),
+        )
+    ri, ds = run_inputs.alias(), datasets.alias()
+    return exists(
+        select(ri.c.run_pk)
+        .select_from(ri.join(ds, ds.c.dataset_pk == ri.c.dataset_pk))
+        .where(ri.c.run_pk == run_pk, compare(ds.c[c.key], c.op, c.value))
+    )
+
+
+def _sort_key(expr: ColumnElement[Any], key: OrderKey) -> SortKey:
+    """The ORDER BY item for `key` over `expr`: strings by code point, NULLs last."""
+    if key.entity is Entity.ATTRIBUTE:
+        column = _ATTRIBUTE_COLUMNS[key.key]
+        text = key.key not in _NUMERIC_ATTRIBUTES
+        nullable = bool(column.nullable)
+    else:
+        text = key.entity is not Entity.METRIC
+        nullable = True
+    return SortKey(ByteOrder(expr) if text else expr, key.ascending, nullable)
+
+
+def _filter_driver(node: Node | None) -> Comparison | None:
+    """A top-level metric range term every match must satisfy, if the filter has one."""
+    for term in conjuncts(node):
+        is_metric = isinstance(term, Comparison) and term.entity is Entity.METRIC
+        if is_metric and term.op in _RANGE_OPS:  # type: ignore[union-attr]
+            return term  # type: ignore[return-value]
+    return None
+
+
+def _driver_rows(driver: Comparison) -> Select[Any]:
+    return select(latest_metrics.c.run_pk).where(
+        latest_metrics.c.key_id == metric_key_id(driver.key),
+        compare(latest_metrics.c.value, driver.op, driver.value),
+    )
+
+
+def _fewer_than(driver: Comparison, threshold: int) -> ColumnElement[bool]:
+    """Whether the driver's index range holds fewer than `threshold` rows; reads at most that."""
+    sample = _driver_rows(driver).limit(threshold).subquery()
+    return select(func.count()).select_from(sample).scalar_subquery() < threshold
+
+
+def _guard(condition: ColumnElement[bool], name: str) -> FromClause:
+    """A derived table with one row when `condition` holds, none otherwise (see module doc)."""
+    return select(literal(1).label("one")).where(condition).subquery(name)
+
+
+# -- plans ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _RunQuery:
+    node: Node | None
+    order: tuple[OrderKey, ...]
+    experiment_ids: list[int]
+    stages: list[str]
+
+    def where(self, run_pk: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        """Scope and filter; the filter's subqueries correlate on `run_pk`."""
+        conditions: list[ColumnElement[bool]] = [
+            runs.c.experiment_id.in_(self.experiment_ids),
+            runs.c.lifecycle_stage.in_(self.stages),
+        ]
+        if self.node is not None:
+            conditions.append(run_condition(self.node, run_pk))
+        return conditions
+
+    def sort_columns(
+        self, base: FromClause, first: ColumnElement[Any] | None = None
+    ) -> tuple[FromClause, list[ColumnElement[Any]]]:
+        """(base LEFT JOINed to what the order keys need, one expression per key).
+
+        `first`, when given, is the first key's expression, already available in `base`.
+        """
+        exprs: list[ColumnElement[Any]] = []
+        for i, key in enumerate(self.order):
+            if i == 0 and first is not None:
+                exprs.append(first)
+            elif key.entity is Entity.ATTRIBUTE:
+                exprs.append(_ATTRIBUTE_COLUMNS[key.key])
+            elif key.entity is Entity.METRIC:
+                lm = latest_metrics.alias(f"order{i}")
+                on = and_(lm.c.run_pk == runs.c.run_pk, lm.c.key_id == metric_key_id(key.key))
+                base = base.outerjoin(lm, on)
+                exprs.append(lm.c.value)
+            else:
+                kv = (params if key.entity is Entity.PARAM else tags).alias(f"order{i}")
+                base = base.outerjoin(kv, and_(kv.c.run_pk == runs.c.run_pk, kv.c.key == key.key))
+                exprs.append(kv.c.value)
+        return base, exprs
+
+    def sorted_by(self, exprs: list[ColumnElement[Any]]) -> list[SortKey]:
+        return [_sort_key(e, k) for e, k in zip(exprs, self.order, strict=True)]
+
+    def scan(
+        self, guard: ColumnElement[bool] | None = None, sort_columns: bool = False
+    ) -> Select[Any]:
+        """Walk the scope's runs in sort order, testing each: the plan when nothing better
+        applies, and cheap when the sort follows ix_runs_experiment_stage_start (the default
+        start_time order) and a LIMIT stops it early. `guard` is a plain WHERE term here so
+        the index order stays usable."""
+        base, exprs = self.sort_columns(runs)
+        conditions = self.where(runs.c.run_pk)
+        if guard is not None:
+            conditions.insert(0, guard)
+        columns = _labelled(exprs) if sort_columns else [runs.c.run_pk]
+        query = select(*columns).select_from(base).where(*conditions)
+        return query.order_by(*self.sorted_by(exprs))
+
+    def driven(self, driver: Comparison, guard: ColumnElement[bool]) -> Select[Any]:
+        """Every match, found from the driver's index range, with its sort values; unsorted."""
+        rows = _driver_rows(driver).subquery("driver")
+        base: FromClause = _guard(guard, "guard_driver").join(rows, true())
+        base, exprs = self.sort_columns(base.join(runs, runs.c.run_pk == rows.c.run_pk))
+        return select(*_labelled(exprs)).select_from(base).where(*self.where(runs.c.run_pk))
+
+    def metric_ordered(self, wanted: int, guard: ColumnElement[bool]) -> list[Select[Any]]:
+        """The order-driven branches: the first `wanted` runs having a value for the first
+        (metric) key, walked in index order; then, only if those were too few, the runs
+        lacking it, whose sort value is NULL and so come after them."""
+        first = self.order[0]
+        o = latest_metrics.alias("order0")
+        base, exprs = self.sort_columns(o.join(runs, runs.c.run_pk == o.c.run_pk), o.c.value)
+        value_order = o.c.value.asc() if first.ascending else o.c.value.desc()
+        # The guard is a WHERE term, not a guard table: a table in front of the index walk
+        # would stop SQLite from using the index order for the ORDER BY. Correlating the
+        # filter on o.run_pk lets SQLite test it before fetching the run row.
+        conditions = [guard, o.c.key_id == metric_key_id(first.key), o.c.value.is_not(None)]
+        have = (
+            select(*_labelled(exprs))
+            .select_from(base)
+            .where(*conditions, *self.where(o.c.run_pk))
+            .order_by(value_order, *self.sorted_by(exprs)[1:])
+            .limit(wanted)
+            .cte("have_first_key")
+        )
+        too_few = select(func.count()).select_from(have).scalar_subquery() < wanted
+        tail = _guard(and_(guard, too_few), "guard_tail").join(runs, true())
+        base, exprs = self.sort_columns(tail, cast(null(), Double))
+        lm = latest_metrics.alias()
+        has_value = exists().where(
+            lm.c.run_pk == runs.c.run_pk,
+            lm.c.key_id == metric_key_id(first.key),
+            lm.c.value.is_not(None),
+        )
+        lacking = (
+            select(*_labelled(exprs))
+            .select_from(base)
+            .where(~has_value, *self.where(runs.c.run_pk))
+        )
+        return [select(*have.c), lacking]
+
+
+def _labelled(exprs: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    """run_pk plus the sort values as s0, s1, ...: the columns of every UNION ALL branch."""
+    return [runs.c.run_pk, *(e.label(f"s{i}") for i, e in enumerate(exprs))]
+
+
+__all__ = ["FILTER_DRIVER_MAX_ROWS", "build_run_search", "run_condition", "select_run_pks"]
