@@ -36,7 +36,7 @@ _valid_keys: set[str] = set()
 
 def validate_key(key: object, what: str = "key") -> str:
     if key in _valid_keys:
-        return key  # type: ignore[return-value]
+        return key  # type: ignore[return-value,unused-ignore]
     if not isinstance(key, str) or not key:
         raise InvalidParameterValue(f"Missing value for required parameter '{what}'")
     if len(key) > MAX_KEY_LENGTH:
@@ -109,7 +109,7 @@ def metric_fields(metric: Metric) -> tuple[float, int, int]:
 def _as_int(x: object) -> int:
     if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
         raise TypeError(x)
-    return int(x)  # type: ignore[call-overload]
+    return int(x)  # type: ignore[call-overload,unused-ignore]
 
 
 def validate_batch_sizes(

@@ -35,20 +35,25 @@ def upsert(table: Table, dialect: str, key: Sequence[str], update: Sequence[str]
 
 
 @cache
-def insert_ignore_sql(table: Table, dialect: Dialect) -> str:
-    """Positional-parameter INSERT-ignore text for the DBAPI's own executemany.
+def _points_template(dialect: Dialect) -> str:
+    from cairn.store.sql.schema import metrics
 
-    Used where rows arrive by the hundred thousand (metric points): it skips SQLAlchemy's
-    per-row parameter processing, which otherwise costs more than the insert itself.
-    Parameters follow the table's column order.
-    """
     quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(c.name) for c in table.columns)
+    columns = ", ".join(quote(c.name) for c in metrics.columns)
     mark = "?" if dialect.name == "sqlite" else "%s"
-    values = ", ".join([mark] * len(table.columns))
-    name = quote(table.name)
+    values = ", ".join(["{run_pk}"] + [mark] * (len(metrics.columns) - 1))
     if dialect.name == "sqlite":
-        return f"INSERT OR IGNORE INTO {name} ({columns}) VALUES ({values})"
+        return f"INSERT OR IGNORE INTO metrics ({columns}) VALUES ({values})"
     if dialect.name == "postgresql":
-        return f"INSERT INTO {name} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
-    return f"INSERT IGNORE INTO {name} ({columns}) VALUES ({values})"
+        return f"INSERT INTO metrics ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+    return f"INSERT IGNORE INTO metrics ({columns}) VALUES ({values})"
+
+
+def insert_points_sql(dialect: Dialect, run_pk: int) -> str:
+    """INSERT-ignore text for one run's metric points, for the DBAPI's own executemany.
+
+    Metric points arrive by the hundred thousand: SQLAlchemy's per-row parameter processing
+    would cost more than the insert itself, so rows go straight to the driver as tuples of
+    (key_id, step, timestamp, value, is_nan); the run's integer key is part of the text.
+    """
+    return _points_template(dialect).format(run_pk=int(run_pk))

@@ -107,7 +107,7 @@ def _is_retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or ""
     if code in ("40001", "40P01"):  # PostgreSQL serialization failure, deadlock
         return True
-    args = getattr(exc.orig, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))
     return bool(args) and args[0] in (1213, 1205)  # MySQL deadlock, lock wait timeout
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select, update
@@ -32,7 +33,7 @@ from cairn.entities.lifecycle import LifecycleStage
 from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import validation
-from cairn.store.sql.dialects import insert_ignore, insert_ignore_sql, upsert
+from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert
 from cairn.store.sql.engine import run_write
 from cairn.store.sql.schema import (
     datasets,
@@ -126,54 +127,59 @@ def _loaded(value: float) -> float:
     return value
 
 
+_metric_key = attrgetter("key")
+
+
 @dataclass
 class Batch:
     """A validated log_batch, shaped into rows before any transaction starts."""
 
-    # (key, step, timestamp, rank value, stored value, is_nan); rank value is -inf for NaN
-    # so that a NaN loses every (step, timestamp) tie for "latest".
-    points: list[tuple[str, int, int, float, float, bool]] = field(default_factory=list)
+    # History rows without run_pk: (key_id, step, timestamp, stored value, is_nan).
+    points: list[tuple[int, int, int, float, bool]] = field(default_factory=list)
+    # Per key id, its greatest point: (step, timestamp, rank value, value to store), where
+    # the rank value is -inf for NaN (a NaN loses every tie) and the stored value None.
+    latest: dict[int, tuple[int, int, float, float | None]] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    key_ids: dict[str, int] = field(default_factory=dict)
-    # Per key, its greatest point by (step, timestamp, rank value): the latest value.
-    latest: dict[str, tuple[str, int, int, float, float, bool]] = field(default_factory=dict)
-
-    @property
-    def metric_keys(self) -> list[str]:
-        return list(self.latest)
 
     @classmethod
     def prepare(
-        cls, metric_list: Sequence[Metric], param_list: Sequence[Param], tag_list: Sequence[RunTag]
+        cls,
+        metric_list: Sequence[Metric],
+        param_list: Sequence[Param],
+        tag_list: Sequence[RunTag],
+        resolve_keys: Callable[[list[str]], dict[str, int]],
     ) -> Batch:
+        """Validate everything; `resolve_keys` maps the (validated) metric names to ids."""
         batch = cls()
+        names = list(set(map(_metric_key, metric_list)))
+        for name in names:
+            validation.validate_key(name, "metric name")
+        ids = resolve_keys(names) if names else {}
         append = batch.points.append
         latest = batch.latest
-        valid_keys = validation._valid_keys
         for m in metric_list:
             key, value, ts, step = metric_fields(m)
-            if (
-                type(value) is not float
-                or type(ts) is not int
-                or type(step) is not int
-                or key not in valid_keys
-            ):
+            if type(value) is not float or type(ts) is not int or type(step) is not int:
                 value, ts, step = validation.metric_fields(m)
+            key_id = ids[key]
             if value != value:
-                point = (key, step, ts, -INF, 0.0, True)
+                append((key_id, step, ts, 0.0, True))
+                rank, stored = -INF, None
             elif -DBL_MAX <= value <= DBL_MAX:
-                point = (key, step, ts, value, value, False)
+                append((key_id, step, ts, value, False))
+                rank = stored = value
             else:
-                point = (key, step, ts, value, DBL_MAX if value > 0 else -DBL_MAX, False)
-            append(point)
-            best = latest.get(key)
+                stored = DBL_MAX if value > 0 else -DBL_MAX
+                append((key_id, step, ts, stored, False))
+                rank = value
+            best = latest.get(key_id)
             if (
                 best is None
-                or step > best[1]
-                or (step == best[1] and (ts > best[2] or (ts == best[2] and point[3] > best[3])))
+                or step > best[0]
+                or (step == best[0] and (ts > best[1] or (ts == best[1] and rank > best[2])))
             ):
-                latest[key] = point
+                latest[key_id] = (step, ts, rank, stored)
         for p in param_list:
             validation.validate_key(p.key, "param name")
             value = validation.param_value(p)
@@ -221,12 +227,8 @@ class Batch:
             conn.execute(params.insert(), new)
 
     def _write_metrics(self, conn: Connection, dialect: str, run_pk: int) -> None:
-        ids = self.key_ids
-        conn.exec_driver_sql(
-            insert_ignore_sql(metrics, conn.dialect),
-            [(run_pk, ids[k], s, t, v, n) for k, s, t, _, v, n in self.points],
-        )
-        by_id = {ids[k]: (p[1], p[2], p[3], None if p[5] else p[4]) for k, p in self.latest.items()}
+        conn.exec_driver_sql(insert_points_sql(conn.dialect, run_pk), self.points)
+        by_id = dict(self.latest)
         current = conn.execute(
             select(
                 latest_metrics.c.key_id,
@@ -415,7 +417,7 @@ def _raw_rows(conn: Connection, query: Any) -> list[Any]:
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 

@@ -151,7 +151,7 @@ class SqlTrackingStore:
                     last_update_time=now,
                 )
             )
-            experiment_id = int(result.inserted_primary_key[0])
+            experiment_id = _inserted_id(result)
             if not artifact_location:
                 conn.execute(
                     update(experiments)
@@ -386,7 +386,7 @@ class SqlTrackingStore:
                     artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
                 )
             )
-            run_pk = int(result.inserted_primary_key[0])
+            run_pk = _inserted_id(result)
             latest = {t.key: validation.tag_value(t) for t in tag_list}
             conn.execute(
                 run_tags.insert(),
@@ -475,8 +475,9 @@ class SqlTrackingStore:
         tags: Sequence[RunTag] = (),
     ) -> None:
         validation.validate_batch_sizes(metrics, params, tags)
-        batch = run_data.Batch.prepare(metrics, params, tags)
-        batch.key_ids = self.keys.ensure(self.engine, batch.metric_keys)
+        batch = run_data.Batch.prepare(
+            metrics, params, tags, lambda names: self.keys.ensure(self.engine, names)
+        )
 
         def work(conn: Connection) -> None:
             run_pk = self._active_run_pk(conn, run_id)
@@ -608,3 +609,9 @@ def _check_max_results(max_results: int) -> None:
         raise InvalidParameterValue(
             f"max_results may be at most {SEARCH_MAX_RESULTS_THRESHOLD}, got {max_results}"
         )
+
+
+def _inserted_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from cairn.exceptions import CairnException
@@ -21,7 +21,7 @@ HEAD = "0001"
 _HERE = Path(__file__).parent
 
 
-def _config(engine: Engine):  # type: ignore[no-untyped-def]
+def _config(engine: Engine) -> Any:
     from alembic.config import Config
 
     cfg = Config()
@@ -58,20 +58,26 @@ def upgrade(uri: str, revision: str = "head") -> str | None:
 
 
 def ensure_current(engine: Engine) -> None:
-    """Create the schema in a new database; refuse to run against an outdated one."""
+    """Create the schema in a new database; refuse to run against an outdated one.
+
+    Several processes may open a new database at once: each runs the migration, which takes
+    the migration lock and re-reads the revision under it, so all but the first find nothing
+    to do.
+    """
     revision = current_revision(engine)
-    if revision == HEAD:
-        return
     if revision is None:
-        tables = set(inspect(engine).get_table_names())
-        if "experiments" in tables or "runs" in tables:
+        try:
+            revision = upgrade_engine(engine)
+        except DBAPIError as exc:
+            if current_revision(engine) == HEAD:
+                return
             raise CairnException(
-                f"The database at {engine.url.render_as_string(hide_password=True)} has tables "
-                "but no Cairn schema revision; it was not created by Cairn."
-            )
-        upgrade_engine(engine)
-        return
-    raise CairnException(
-        f"The database schema is at revision {revision}, this Cairn needs {HEAD}. "
-        f"Back up the database, then run: cairn db upgrade <URI>"
-    )
+                f"Could not create Cairn's schema in "
+                f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
+                "Does the database hold tables that Cairn did not create?"
+            ) from exc
+    if revision != HEAD:
+        raise CairnException(
+            f"The database schema is at revision {revision}, this Cairn needs {HEAD}. "
+            "Back up the database, then run: cairn db upgrade <URI>"
+        )
