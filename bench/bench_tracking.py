@@ -83,14 +83,16 @@ def bench_log_batch(points: int) -> None:
         " is_nan)) WITHOUT ROWID"
     )
     key_ids = {k: i for i, k in enumerate(keys)}
+    # Both sides get their input ready-made (tuples for sqlite3, Metric objects for Cairn)
+    # and bind the same five values per row: key, step, timestamp, value, NaN flag.
+    bare_batches = [
+        [(key_ids[k], step, ts, v, False) for k, v, ts, step in rows[i : i + per_batch]]
+        for i in range(0, points, per_batch)
+    ]
     t = time.perf_counter()
-    for start in range(0, points, per_batch):
-        chunk = rows[start : start + per_batch]
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT OR IGNORE INTO metrics VALUES (1, ?, ?, ?, ?, 0)",
-            [(key_ids[k], step, ts, v) for k, v, ts, step in chunk],
-        )
+    for batch in bare_batches:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO metrics VALUES (1, ?, ?, ?, ?, ?)", batch)
         conn.execute("COMMIT")
     bare = points / (time.perf_counter() - t)
     conn.close()
@@ -98,9 +100,12 @@ def bench_log_batch(points: int) -> None:
     cairn_dir = fresh("cairn_insert")
     store = SqlTrackingStore(f"sqlite:///{cairn_dir / 'cairn.db'}", str(cairn_dir / "artifacts"))
     run_id = store.create_run("0").info.run_id
+    cairn_batches = [
+        [Metric(k, v, ts, step) for k, v, ts, step in rows[i : i + per_batch]]
+        for i in range(0, points, per_batch)
+    ]
     t = time.perf_counter()
-    for start in range(0, points, per_batch):
-        batch = [Metric(k, v, ts, step) for k, v, ts, step in rows[start : start + per_batch]]
+    for batch in cairn_batches:
         store.log_batch(run_id, metrics=batch)
     cairn = points / (time.perf_counter() - t)
     store.close()

@@ -33,7 +33,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
-    cast,
     exists,
     func,
     literal,
@@ -42,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union_all,
 )
 
@@ -335,7 +335,7 @@ class _RunQuery:
         )
         too_few = select(func.count()).select_from(have).scalar_subquery() < wanted
         tail = _guard(and_(guard, too_few), "guard_tail").join(runs, true())
-        base, exprs = self.sort_columns(tail, cast(null(), Double))
+        base, exprs = self.sort_columns(tail, type_coerce(null(), Double))
         lm = latest_metrics.alias()
         has_value = exists().where(
             lm.c.run_pk == runs.c.run_pk,

@@ -407,13 +407,20 @@ class SqlTrackingStore:
         return row
 
     def _active_run_pk(self, conn: Connection, run_id: str) -> int:
-        """Lock the run for writing (serialising writers to one run) and check it is live."""
-        row = self._run_row(conn, run_id, lock=True)
-        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+        """Lock the run for writing (serialising writers to one run) and check it is live.
+
+        Every log_batch starts here, so it runs as plain driver SQL: SQLAlchemy's statement
+        machinery costs more than the lookup itself.
+        """
+        found = conn.exec_driver_sql(run_data.lock_run_sql(conn.dialect), (run_id,)).first()
+        if found is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        run_pk, stage = found
+        if stage != LifecycleStage.ACTIVE.value:
             raise InvalidParameterValue(
                 f"Run {run_id} is deleted; restore it before writing to it."
             )
-        return int(row.run_pk)
+        return int(run_pk)
 
     def get_run(self, run_id: str) -> Run:
         def work(conn: Connection) -> Run:
