@@ -90,6 +90,15 @@ USER = Setting(
     "MLFLOW_TRACKING_USERNAME",
 )
 
+PROJECT_ENTRY_POINT = Setting(
+    "project_entry_point",
+    "CAIRN_PROJECT_ENTRY_POINT",
+    None,
+    "Entry point of the project being run (set by `cairn run`); recorded on the run as the "
+    "mlflow.project.entryPoint tag.",
+    "MLFLOW_PROJECT_ENTRY_POINT",
+)
+
 ALL_SETTINGS: tuple[Setting, ...] = (
     TRACKING_URI,
     ARTIFACT_ROOT,
@@ -100,4 +109,18 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SQL_BUSY_TIMEOUT,
     SQL_POOL_SIZE,
     USER,
+    PROJECT_ENTRY_POINT,
 )
+
+
+def settings_markdown() -> str:
+    """The settings table of docs/settings.md, generated so the docs cannot drift."""
+    lines = [
+        "| environment variable | MLflow fallback | default | what it does |",
+        "|---|---|---|---|",
+    ]
+    for s in ALL_SETTINGS:
+        fallback = f"`{s.mlflow_env}`" if s.mlflow_env else ""
+        default = f"`{s.default}`" if s.default is not None else "(unset)"
+        lines.append(f"| `{s.env}` | {fallback} | {default} | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -29,15 +29,6 @@ GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 ENTRY_POINT = "mlflow.project.entryPoint"
 
-# Set by `cairn run` for the entry point it launches. TODO(lead): move into cairn/settings.py.
-PROJECT_ENTRY_POINT = settings.Setting(
-    "project_entry_point",
-    "CAIRN_PROJECT_ENTRY_POINT",
-    None,
-    "Entry point of the project being run; recorded as mlflow.project.entryPoint.",
-    "MLFLOW_PROJECT_ENTRY_POINT",
-)
-
 _GIT_TIMEOUT_S = 2.0
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -46,7 +37,7 @@ def resolve_system_tags(main_file: str | None = None) -> dict[str, str]:
     """The system tags for a run started now by the program `main_file` (default argv[0])."""
     source = _main_file() if main_file is None else main_file
     tags = {USER: current_user(), SOURCE_NAME: source, SOURCE_TYPE: source_type()}
-    entry_point = PROJECT_ENTRY_POINT.get()
+    entry_point = settings.PROJECT_ENTRY_POINT.get()
     if entry_point:
         tags[ENTRY_POINT] = entry_point
     if source and os.path.isfile(source):
@@ -75,7 +66,7 @@ def current_user() -> str:
 
 
 def source_type() -> str:
-    if PROJECT_ENTRY_POINT.get():
+    if settings.PROJECT_ENTRY_POINT.get():
         return "PROJECT"
     if _in_notebook():
         return "NOTEBOOK"
