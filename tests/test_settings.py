@@ -39,7 +39,7 @@ def test_empty_variable_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw, expected", [("true", True), ("1", True), ("off", False), ("", False)]
+    "raw, expected", [("true", True), ("1", True), ("off", False), ("", True)]
 )
 def test_boolean_settings(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("CAIRN_TRUNCATE_LONG_VALUES", raw)
