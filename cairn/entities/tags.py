@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass(frozen=True, slots=True)
-class Param:
+class _KeyValue:
+    """The shared shape; the subclasses differ in meaning (and compare unequal to each other)."""
+
     key: str
     value: str
 
@@ -15,31 +17,20 @@ class Param:
         return {"key": self.key, "value": self.value}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Param:
+    def from_dict(cls, d: dict[str, Any]) -> Self:
         return cls(d["key"], "" if d.get("value") is None else str(d["value"]))
 
 
 @dataclass(frozen=True, slots=True)
-class RunTag:
-    key: str
-    value: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "value": self.value}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunTag:
-        return cls(d["key"], "" if d.get("value") is None else str(d["value"]))
+class Param(_KeyValue):
+    """A run's hyper-parameter: written once, never changed."""
 
 
 @dataclass(frozen=True, slots=True)
-class ExperimentTag:
-    key: str
-    value: str
+class RunTag(_KeyValue):
+    """A run's tag: set, overwritten and deleted freely."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "value": self.value}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ExperimentTag:
-        return cls(d["key"], "" if d.get("value") is None else str(d["value"]))
+@dataclass(frozen=True, slots=True)
+class ExperimentTag(_KeyValue):
+    """An experiment's tag."""

@@ -115,25 +115,22 @@ latest_metrics = Table(
     sqlite_with_rowid=False,
 )
 
-params = Table(
-    "params",
-    metadata,
-    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("run_pk", "key"),
-    sqlite_with_rowid=False,
-)
 
-tags = Table(
-    "tags",
-    metadata,
-    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("run_pk", "key"),
-    sqlite_with_rowid=False,
-)
+def _run_key_value_table(name: str) -> Table:
+    """params and tags share a shape: a run's string values by key, clustered by run."""
+    return Table(
+        name,
+        metadata,
+        Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
+        Column("key", String(250), nullable=False),
+        Column("value", Text, nullable=False),
+        PrimaryKeyConstraint("run_pk", "key"),
+        sqlite_with_rowid=False,
+    )
+
+
+params = _run_key_value_table("params")
+tags = _run_key_value_table("tags")
 
 datasets = Table(
     "datasets",
