@@ -102,7 +102,12 @@ def _fresh_server_database(base_uri: str) -> str:
 
     from cairn.store.sql.engine import sqlalchemy_url
     from cairn.store.sql.migrations import upgrade
+    from cairn.store.sql.store import SqlTrackingStore
 
+    # Stores cache metric-name ids; a store kept from an earlier test would now be wrong.
+    for cached in SqlTrackingStore._cache.values():
+        cached.close()
+    SqlTrackingStore._cache.clear()
     name = f"cairn_test_{os.getpid()}"
     uri = urlsplit(base_uri)._replace(path=f"/{name}").geturl()
     if uri in _migrated:
