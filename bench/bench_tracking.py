@@ -290,7 +290,8 @@ def main() -> None:
     n_runs = 10_000 if args.quick else 100_000
     history = 100_000 if args.quick else 1_000_000
     print(
-        f"Cairn tracking benchmark — Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs"
+        f"Cairn tracking benchmark — Python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs"
     )
     bench_import()
     bench_log_batch(points)
