@@ -38,9 +38,7 @@ def test_empty_variable_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.ARTIFACT_ROOT.get() == settings.ARTIFACT_ROOT.default
 
 
-@pytest.mark.parametrize(
-    "raw, expected", [("true", True), ("1", True), ("off", False), ("", True)]
-)
+@pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("off", False), ("", True)])
 def test_boolean_settings(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("CAIRN_TRUNCATE_LONG_VALUES", raw)
     assert settings.TRUNCATE_LONG_VALUES.get_bool() is expected
