@@ -146,17 +146,28 @@ def test_order_by(runs, order_by, expected):
     assert names(runs, order_by=order_by) == expected
 
 
+@pytest.mark.parametrize("walk", [1, 10_000])
 @pytest.mark.parametrize("threshold", [0, 1, 5000])
 @pytest.mark.parametrize("order_by", [None, ["metrics.m DESC"], ["params.p"]])
-def test_every_plan_gives_the_same_answer(runs, monkeypatch, threshold, order_by):
-    """0 rows forces the scan / order-driven plans, 5000 the filter-driven one."""
+def test_every_plan_gives_the_same_answer(runs, monkeypatch, threshold, walk, order_by):
+    """Driver threshold 0 rules the filter-driven plan out, 5000 in; a walk of 1 index entry
+    makes the order-driven plan fall back to scanning."""
     monkeypatch.setattr(search_module, "FILTER_DRIVER_MAX_ROWS", threshold)
+    monkeypatch.setattr(search_module, "ORDER_WALK_MIN", walk)
+    monkeypatch.setattr(search_module, "ORDER_WALK_FACTOR", 1)
     expected = {
         None: ["r4", "r3", "r0"],
         ("metrics.m DESC",): ["r3", "r4", "r0"],
         ("params.p",): ["r4", "r0", "r3"],
     }[tuple(order_by) if order_by else None]
     assert names(runs, "metrics.m >= 1", order_by) == expected
+    assert names(runs, None, order_by)[:3] == (
+        ["r4", "r3", "r2"]
+        if order_by is None
+        else expected[:3]
+        if order_by[0][0] == "m"
+        else ["r4", "r2", "r0"]
+    )
 
 
 def test_pages_follow_the_order(runs):

@@ -8,17 +8,22 @@ Semantics (MLflow's, plus OR and parentheses):
 * Sorting puts runs lacking the key, and NaN metrics, last in both directions; the final
   tie-breakers are `start_time DESC, run_id ASC`.
 
-Plans. The obvious statement (scan the experiment's runs, test each, sort) costs a few
-lookups per run: ~70 ms at 100k runs on SQLite. Two cheaper shapes exist, each good for one
-kind of query, and the statement picks between them at run time with one-row "guard"
-subqueries that enable exactly one branch of a UNION ALL (SQLite never enters a join whose
-outer side is empty; PostgreSQL makes them one-time filters):
+Plans. The obvious statement (walk the experiment's runs, test each, sort) costs a few
+lookups per run: ~70 ms at 100k runs on SQLite, unless the order is the default one, whose
+index lets a LIMIT stop the walk early. Two cheaper shapes exist, each good for one kind of
+query, and the statement picks at run time, with guards that enable exactly one branch of a
+UNION ALL (a one-row "guard" table in front of a join, which SQLite never enters when it is
+empty and PostgreSQL turns into a one-time filter, or a plain WHERE term):
 
-* order-driven, when the first order key is a metric: walk ix_latest_metrics_key_value in
-  sort order and stop after offset+limit matches; runs lacking the metric (or NaN) are only
-  fetched when those were not enough.
 * filter-driven, when the filter requires a metric range (a top-level `metrics.k > x` term)
-  matching few rows: start from that index range and sort the small remainder.
+  that holds fewer than FILTER_DRIVER_MAX_ROWS rows: start from that index range and sort
+  the few matches.
+* order-driven, when the first order key is a metric: walk ix_latest_metrics_key_value in
+  sort order and stop after offset+limit matches. The walk is bounded (see `walk_limit`);
+  if it finds too few matches, a scan answers instead.
+
+The outer SELECT sorts the union and applies LIMIT/OFFSET, so every branch only has to
+return a superset of the page, in any order.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Double,
     FromClause,
     Select,
     and_,
@@ -37,11 +41,9 @@ from sqlalchemy import (
     func,
     literal,
     not_,
-    null,
     or_,
     select,
     true,
-    type_coerce,
     union_all,
 )
 
@@ -73,6 +75,12 @@ from cairn.store.sql.schema import (
 
 #: A metric-range filter matching fewer rows than this drives the query (filter-driven plan).
 FILTER_DRIVER_MAX_ROWS = 5000
+#: The order-driven plan reads at most max(ORDER_WALK_MIN, ORDER_WALK_FACTOR * rows wanted)
+#: entries of the order metric's index before falling back to a scan.
+ORDER_WALK_MIN = 25_000
+ORDER_WALK_FACTOR = 10
+#: The largest double: the store keeps +-infinity as +-DBL_MAX, so nothing lies beyond it.
+DBL_MAX = 1.7976931348623157e308
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": runs.c.run_id,
@@ -220,9 +228,8 @@ def _sort_key(expr: ColumnElement[Any], key: OrderKey) -> SortKey:
 def _filter_driver(node: Node | None) -> Comparison | None:
     """A top-level metric range term every match must satisfy, if the filter has one."""
     for term in conjuncts(node):
-        is_metric = isinstance(term, Comparison) and term.entity is Entity.METRIC
-        if is_metric and term.op in _RANGE_OPS:  # type: ignore[union-attr]
-            return term  # type: ignore[return-value]
+        if isinstance(term, Comparison) and term.entity is Entity.METRIC and term.op in _RANGE_OPS:
+            return term
     return None
 
 
@@ -236,7 +243,9 @@ def _driver_rows(driver: Comparison) -> Select[Any]:
 def _fewer_than(driver: Comparison, threshold: int) -> ColumnElement[bool]:
     """Whether the driver's index range holds fewer than `threshold` rows; reads at most that."""
     sample = _driver_rows(driver).limit(threshold).subquery()
-    return select(func.count()).select_from(sample).scalar_subquery() < threshold
+    # A CTE, so the count is taken once although three guards read it.
+    counted = select(func.count().label("n")).select_from(sample).cte("driver_count")
+    return select(counted.c.n).scalar_subquery() < threshold
 
 
 def _guard(condition: ColumnElement[bool], name: str) -> FromClause:
@@ -292,16 +301,25 @@ class _RunQuery:
         return [_sort_key(e, k) for e, k in zip(exprs, self.order, strict=True)]
 
     def scan(
-        self, guard: ColumnElement[bool] | None = None, sort_columns: bool = False
+        self,
+        guard: ColumnElement[bool] | None = None,
+        sort_columns: bool = False,
+        guard_table: bool = False,
     ) -> Select[Any]:
-        """Walk the scope's runs in sort order, testing each: the plan when nothing better
-        applies, and cheap when the sort follows ix_runs_experiment_stage_start (the default
-        start_time order) and a LIMIT stops it early. `guard` is a plain WHERE term here so
-        the index order stays usable."""
-        base, exprs = self.sort_columns(runs)
+        """Walk the scope's runs, test each, sort: the plan when nothing better applies, and
+        cheap when the order follows ix_runs_experiment_stage_start (the default start_time
+        order) so a LIMIT stops the walk early.
+
+        `guard` is a WHERE term (which keeps that index order usable), or with `guard_table`
+        a guard table in front (which skips the walk altogether when the guard is false).
+        """
+        base: FromClause = runs
         conditions = self.where(runs.c.run_pk)
-        if guard is not None:
+        if guard is not None and guard_table:
+            base = _guard(guard, "guard_scan").join(runs, true())
+        elif guard is not None:
             conditions.insert(0, guard)
+        base, exprs = self.sort_columns(base)
         columns = _labelled(exprs) if sort_columns else [runs.c.run_pk]
         query = select(*columns).select_from(base).where(*conditions)
         return query.order_by(*self.sorted_by(exprs))
@@ -314,40 +332,59 @@ class _RunQuery:
         return select(*_labelled(exprs)).select_from(base).where(*self.where(runs.c.run_pk))
 
     def metric_ordered(self, wanted: int, guard: ColumnElement[bool]) -> list[Select[Any]]:
-        """The order-driven branches: the first `wanted` runs having a value for the first
-        (metric) key, walked in index order; then, only if those were too few, the runs
-        lacking it, whose sort value is NULL and so come after them."""
+        """The order-driven branches, for a first order key that is a metric.
+
+        Walk the first `walk_limit(wanted)` entries of ix_latest_metrics_key_value in sort
+        order and keep those passing the filter. If that yields `wanted` runs, they are the
+        answer: a prefix of the index holds the first matches, and runs lacking the metric
+        sort after all of them. Otherwise the matches are too rare (or too many runs lack the
+        metric) for the walk to pay, and a scan of the scope answers instead.
+        """
         first = self.order[0]
         o = latest_metrics.alias("order0")
+        key_id = metric_key_id(first.key)
         base, exprs = self.sort_columns(o.join(runs, runs.c.run_pk == o.c.run_pk), o.c.value)
-        value_order = o.c.value.asc() if first.ascending else o.c.value.desc()
-        # The guard is a WHERE term, not a guard table: a table in front of the index walk
-        # would stop SQLite from using the index order for the ORDER BY. Correlating the
-        # filter on o.run_pk lets SQLite test it before fetching the run row.
-        conditions = [guard, o.c.key_id == metric_key_id(first.key), o.c.value.is_not(None)]
+        # The walk is bounded by a value, not by a LIMIT on a subquery: SQLite then still
+        # reads the index in order and stops as soon as `wanted` runs have passed.
+        b = latest_metrics.alias("bound")
+        bound = (
+            select(b.c.value)
+            .where(b.c.key_id == key_id, b.c.value.is_not(None))
+            .order_by(b.c.value.asc() if first.ascending else b.c.value.desc())
+            .limit(1)
+            .offset(walk_limit(wanted) - 1)
+            .scalar_subquery()
+        )
+        if first.ascending:
+            in_walk = o.c.value <= func.coalesce(bound, DBL_MAX)
+            walked_order = o.c.value.asc()
+        else:
+            in_walk = o.c.value >= func.coalesce(bound, -DBL_MAX)
+            walked_order = o.c.value.desc()
+        conditions = [guard, o.c.key_id == key_id, o.c.value.is_not(None), in_walk]
         have = (
             select(*_labelled(exprs))
             .select_from(base)
+            # Correlating on the walk's run_pk lets SQLite test the filter before it fetches
+            # the run row.
             .where(*conditions, *self.where(o.c.run_pk))
-            .order_by(value_order, *self.sorted_by(exprs)[1:])
+            .order_by(walked_order, *self.sorted_by(exprs)[1:])
             .limit(wanted)
             .cte("have_first_key")
         )
-        too_few = select(func.count()).select_from(have).scalar_subquery() < wanted
-        tail = _guard(and_(guard, too_few), "guard_tail").join(runs, true())
-        base, exprs = self.sort_columns(tail, type_coerce(null(), Double))
-        lm = latest_metrics.alias()
-        has_value = exists().where(
-            lm.c.run_pk == runs.c.run_pk,
-            lm.c.key_id == metric_key_id(first.key),
-            lm.c.value.is_not(None),
-        )
-        lacking = (
-            select(*_labelled(exprs))
-            .select_from(base)
-            .where(~has_value, *self.where(runs.c.run_pk))
-        )
-        return [select(*have.c), lacking]
+        enough = select(func.count()).select_from(have).scalar_subquery() >= wanted
+        walked = select(*have.c).where(enough)
+        fallback = self.scan(and_(guard, not_(enough)), sort_columns=True, guard_table=True)
+        top = fallback.limit(wanted).subquery("scanned")
+        return [walked, select(*top.c)]
+
+
+def walk_limit(wanted: int) -> int:
+    """How many index entries the order-driven plan reads before giving up on it.
+
+    Enough for filters passing one run in ORDER_WALK_FACTOR; past that, scanning is cheaper
+    than the walk's random reads."""
+    return max(ORDER_WALK_MIN, ORDER_WALK_FACTOR * wanted)
 
 
 def _labelled(exprs: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
@@ -355,4 +392,11 @@ def _labelled(exprs: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
     return [runs.c.run_pk, *(e.label(f"s{i}") for i, e in enumerate(exprs))]
 
 
-__all__ = ["FILTER_DRIVER_MAX_ROWS", "build_run_search", "run_condition", "select_run_pks"]
+__all__ = [
+    "FILTER_DRIVER_MAX_ROWS",
+    "ORDER_WALK_FACTOR",
+    "ORDER_WALK_MIN",
+    "build_run_search",
+    "run_condition",
+    "select_run_pks",
+]
