@@ -107,9 +107,13 @@ def metric_fields(metric: Metric) -> tuple[float, int, int]:
 
 
 def _as_int(x: object) -> int:
+    """A 64-bit integer (what every database stores), or TypeError/ValueError."""
     if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
         raise TypeError(x)
-    return int(x)  # type: ignore[call-overload,unused-ignore]
+    value = int(x)  # type: ignore[call-overload,unused-ignore]
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(x)
+    return value
 
 
 def validate_batch_sizes(

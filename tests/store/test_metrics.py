@@ -86,6 +86,8 @@ def test_iter_history_streams_everything(store, run_id):
         Metric("m", 1.0, "now", 0),  # type: ignore[arg-type]
         Metric("m", 1.0, 1, 0.5),  # type: ignore[arg-type]
         Metric("bad key!", 1.0, 1, 0),
+        Metric("m", 1.0, 2**63, 0),  # beyond a 64-bit integer
+        Metric("m", 1.0, 1, -(2**63) - 1),
     ],
 )
 def test_bad_metrics_are_rejected(store, run_id, metric):

@@ -56,6 +56,7 @@ _CHUNK = 500  # ids per IN (...) list: well under every database's bind-paramete
 _STREAM_CHUNK = 10_000
 RUN_NAME_TAG = "mlflow.runName"
 _FLOAT = {float}
+INT64 = 2**63
 _INT = {int}
 # A history row without its run: (key_id, step, timestamp, stored value, is_nan).
 Point = tuple[int, int, int, float, bool]
@@ -151,6 +152,10 @@ def _points(metric_list: Sequence[Metric], ids: dict[str, int]) -> list[Point]:
         and set(map(type, timestamps)) == _INT
         and set(map(type, steps)) == _INT
         and math.isfinite(sum(values))
+        and min(steps) >= -INT64
+        and max(steps) < INT64
+        and min(timestamps) >= -INT64
+        and max(timestamps) < INT64
     ):
         return list(zip(map(ids.__getitem__, keys), steps, timestamps, values, repeat(False)))
     points: list[Point] = []
