@@ -106,6 +106,16 @@ def metric_fields(metric: Metric) -> tuple[float, int, int]:
     return float(value), ts, st
 
 
+def as_int64(value: object, what: str) -> int:
+    """`value` as a 64-bit integer (run times, steps), or a clear error naming `what`."""
+    try:
+        return _as_int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Invalid {what} {value!r}: it must be an integer that fits in 64 bits."
+        ) from None
+
+
 def _as_int(x: object) -> int:
     """A 64-bit integer (what every database stores), or TypeError/ValueError."""
     if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):

@@ -176,3 +176,11 @@ def test_unicode_round_trips(store, run_id):
     store.set_tag(run_id, RunTag("emoji", "🚀"))
     data = store.get_run(run_id).data
     assert data.params["名前"] == "値 ✓" and data.tags["emoji"] == "🚀"
+
+
+@pytest.mark.parametrize("bad", ["soon", 1.5, 2**63, True])
+def test_run_times_must_be_64_bit_integers(store, run_id, bad):
+    with pytest.raises(InvalidParameterValue, match="64 bits"):
+        store.create_run("0", start_time=bad)
+    with pytest.raises(InvalidParameterValue, match="64 bits"):
+        store.update_run_info(run_id, end_time=bad)

@@ -365,7 +365,7 @@ class SqlTrackingStore:
         for tag in tag_list:
             validation.validate_key(tag.key, "tag key")
         run_id = uuid.uuid4().hex
-        start = _now_ms() if start_time is None else int(start_time)
+        start = _now_ms() if start_time is None else validation.as_int64(start_time, "start_time")
 
         def work(conn: Connection) -> int:
             exp = self._experiment_row(conn, eid)
@@ -439,7 +439,7 @@ class SqlTrackingStore:
         if status is not None:
             values["status"] = RunStatus(str(status)).value
         if end_time is not None:
-            values["end_time"] = int(end_time)
+            values["end_time"] = validation.as_int64(end_time, "end_time")
         if run_name:
             values["name"] = run_name
 
