@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.entities import (
@@ -222,7 +222,11 @@ class CairnClient(ArtifactMethods):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every recorded point of the metric, ordered by step then timestamp."""
-        return list(self._store.iter_metric_history(run_id, key))
+        return list(self._store.get_metric_history(run_id, key))
+
+    def iter_metric_history(self, run_id: str, key: str) -> Iterator[Metric]:
+        """The same points as `get_metric_history`, streamed in bounded memory."""
+        return self._store.iter_metric_history(run_id, key)
 
     def search_runs(
         self,

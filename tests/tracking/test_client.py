@@ -160,6 +160,7 @@ def test_metric_defaults_and_history(backend_client: CairnClient) -> None:
     assert history[0].timestamp >= before
     assert backend_client.get_run(run_id).data.metrics == {"loss": 2.0}
     assert backend_client.get_metric_history(run_id, "missing") == []
+    assert list(backend_client.iter_metric_history(run_id, "loss")) == history
 
 
 def test_nan_and_infinity_round_trip(backend_client: CairnClient) -> None:
