@@ -57,3 +57,18 @@ def insert_points_sql(dialect: Dialect, run_pk: int) -> str:
     (key_id, step, timestamp, value, is_nan); the run's integer key is part of the text.
     """
     return _points_template(dialect).format(run_pk=int(run_pk))
+
+
+@cache
+def upsert_sql(
+    table: Table, dialect: Dialect, key: tuple[str, ...], update: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    """`upsert(...)` compiled once to driver SQL: (text, parameter order or None for named).
+
+    For statements on the per-batch hot path, where SQLAlchemy's execution machinery costs
+    more than the statement. Positional drivers (SQLite) take tuples in the returned order;
+    named ones (psycopg, PyMySQL) take dicts.
+    """
+    compiled = upsert(table, dialect.name, key, update).compile(dialect=dialect)
+    order = compiled.positiontup
+    return str(compiled), tuple(order) if order else None

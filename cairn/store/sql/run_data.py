@@ -36,7 +36,7 @@ from cairn.entities.lifecycle import LifecycleStage
 from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import validation
-from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert
+from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert, upsert_sql
 from cairn.store.sql.engine import run_write
 from cairn.store.sql.schema import (
     datasets,
@@ -60,6 +60,7 @@ INT64 = 2**63
 _INT = {int}
 # A history row without its run: (key_id, step, timestamp, stored value, is_nan).
 Point = tuple[int, int, int, float, bool]
+_LATEST_KEY = ("run_pk", "key_id")
 _LATEST_COLUMNS = ("value", "timestamp", "step")
 
 
@@ -281,13 +282,15 @@ class Batch:
             if old_rank >= (new_step, new_ts, -INF if new_value is None else new_value):
                 del by_id[key_id]
         if by_id:
-            conn.execute(
-                upsert(latest_metrics, dialect, ["run_pk", "key_id"], _LATEST_COLUMNS),
-                [
-                    {"run_pk": run_pk, "key_id": key_id, "step": s, "timestamp": t, "value": v}
-                    for key_id, (s, t, v) in by_id.items()
-                ],
+            sql, order = upsert_sql(latest_metrics, conn.dialect, _LATEST_KEY, _LATEST_COLUMNS)
+            named = [
+                {"run_pk": run_pk, "key_id": key_id, "step": s, "timestamp": t, "value": v}
+                for key_id, (s, t, v) in by_id.items()
+            ]
+            rows: list[Any] = (
+                named if order is None else [tuple(r[n] for n in order) for r in named]
             )
+            conn.exec_driver_sql(sql, rows)
 
 
 @cache
