@@ -12,11 +12,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, delete, func, select, text, update
+from sqlalchemy import Column, Connection, Row, Select, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn import settings
@@ -48,6 +48,7 @@ from cairn.store.sql.migrations import ensure_current
 from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import tags as run_tags
 
+T = TypeVar("T")
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
@@ -228,7 +229,7 @@ class SqlTrackingStore:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        from cairn.search.page_token import decode_page_token, encode_page_token
+        from cairn.search.page_token import decode_page_token
         from cairn.store.sql.search_experiments import select_experiment_ids
 
         _check_max_results(max_results)
@@ -238,19 +239,11 @@ class SqlTrackingStore:
         query = select_experiment_ids(filter_string, stages, order_by, offset, max_results + 1)
 
         def work(conn: Connection) -> PagedList[Experiment]:
-            ids = [r[0] for r in conn.execute(query)]
-            more = len(ids) > max_results
-            ids = ids[:max_results]
-            rows = {
-                r.experiment_id: r
-                for chunk in run_data.chunks(ids)
-                for r in conn.execute(
-                    select(experiments).where(experiments.c.experiment_id.in_(chunk))
-                )
-            }
-            found = self._load_experiments(conn, [rows[i] for i in ids])
-            token = encode_page_token(offset + max_results, fingerprint) if more else None
-            return PagedList(found, token)
+            def load(ids: list[Any]) -> list[Experiment]:
+                rows = _rows_in_order(conn, experiments.c.experiment_id, ids)
+                return self._load_experiments(conn, rows)
+
+            return _page(conn, query, offset, max_results, fingerprint, load)
 
         return run_read(self.engine, work)
 
@@ -568,7 +561,7 @@ class SqlTrackingStore:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        from cairn.search.page_token import decode_page_token, encode_page_token
+        from cairn.search.page_token import decode_page_token
         from cairn.store.sql.search_runs import select_run_pks
 
         _check_max_results(max_results)
@@ -585,17 +578,11 @@ class SqlTrackingStore:
         query = select_run_pks(filter_string, eids, stages, order_by, offset, max_results + 1)
 
         def work(conn: Connection) -> PagedList[Run]:
-            pks = [r[0] for r in conn.execute(query)]
-            more = len(pks) > max_results
-            pks = pks[:max_results]
-            rows = {
-                r.run_pk: r
-                for chunk in run_data.chunks(pks)
-                for r in conn.execute(select(runs).where(runs.c.run_pk.in_(chunk)))
-            }
-            found = run_data.load_runs(conn, [rows[pk] for pk in pks], self.keys)
-            token = encode_page_token(offset + max_results, fingerprint) if more else None
-            return PagedList(found, token)
+            def load(pks: list[Any]) -> list[Run]:
+                rows = _rows_in_order(conn, runs.c.run_pk, pks)
+                return run_data.load_runs(conn, rows, self.keys)
+
+            return _page(conn, query, offset, max_results, fingerprint, load)
 
         return run_read(self.engine, work)
 
@@ -607,6 +594,33 @@ class SqlTrackingStore:
                 select(func.count()).select_from(runs).where(runs.c.experiment_id == eid)
             ).scalar_one(),
         )
+
+
+def _rows_in_order(conn: Connection, key: Column[Any], keys: Sequence[Any]) -> list[Row[Any]]:
+    """The rows of `key`'s table whose `key` is in `keys`, in the order of `keys`."""
+    table = key.table
+    by_key: dict[Any, Row[Any]] = {}
+    for chunk in run_data.chunks(keys):
+        for row in conn.execute(select(table).where(key.in_(chunk))):
+            by_key[row._mapping[key]] = row
+    return [by_key[k] for k in keys]
+
+
+def _page(
+    conn: Connection,
+    query: Select[Any],
+    offset: int,
+    max_results: int,
+    fingerprint: object,
+    load: Callable[[list[Any]], list[T]],
+) -> PagedList[T]:
+    """Run a search `query` (fetching max_results + 1 keys) and load one page of entities."""
+    from cairn.search.page_token import encode_page_token
+
+    keys = [r[0] for r in conn.execute(query)]
+    more = len(keys) > max_results
+    token = encode_page_token(offset + max_results, fingerprint) if more else None
+    return PagedList(load(keys[:max_results]), token)
 
 
 def _check_max_results(max_results: int) -> None:
