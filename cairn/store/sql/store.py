@@ -1,28 +1,24 @@
 """SqlTrackingStore: the tracking store on SQLite, PostgreSQL and MySQL, one code path.
 
-Experiments and run lifecycle live here; writing and reading run data (metrics, params, tags,
-inputs) is in `run_data.py`; searches compile to SQL in `search_runs.py` and
-`search_experiments.py`.
+Runs and their lifecycle live here; experiments in `experiments.py` (a mixin); writing and
+reading run data (metrics, params, tags, inputs) in `run_data.py`; searches compile to SQL in
+`search_runs.py` and `search_experiments.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Select, delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Row, delete, func, select, update
 
 from cairn import settings
 from cairn.entities import (
     DatasetInput,
-    Experiment,
     LifecycleStage,
     Metric,
     PagedList,
@@ -35,28 +31,20 @@ from cairn.entities import (
 )
 from cairn.exceptions import (
     InvalidParameterValue,
-    ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
 from cairn.store import validation
-from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
-from cairn.store.sql.dialects import upsert
 from cairn.store.sql.engine import make_engine, run_read, run_write
+from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.migrations import ensure_current
-from cairn.store.sql.schema import experiment_tags, experiments, runs
+from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
+from cairn.store.sql.schema import runs
 from cairn.store.sql.schema import tags as run_tags
 
-T = TypeVar("T")
-DEFAULT_EXPERIMENT_ID = 0
-DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
-_MYSQL_KEEP_ZERO_ID = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def resolve_artifact_root(root: str | None) -> str:
@@ -67,7 +55,7 @@ def resolve_artifact_root(root: str | None) -> str:
     return str(Path(root).expanduser().resolve())
 
 
-class SqlTrackingStore:
+class SqlTrackingStore(ExperimentMethods):
     """A `TrackingStore` on a SQL database. Thread-safe; share one per database."""
 
     _cache: dict[tuple[int, str, str | None], SqlTrackingStore] = {}
@@ -96,244 +84,6 @@ class SqlTrackingStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- experiments -------------------------------------------------------------------------
-
-    def _experiment_location(self, experiment_id: int) -> str:
-        return f"{self.artifact_root}/{experiment_id}"
-
-    def _ensure_default_experiment(self) -> None:
-        def work(conn: Connection) -> None:
-            exists = conn.execute(
-                select(experiments.c.experiment_id).where(
-                    experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
-                )
-            ).first()
-            if exists:
-                return
-            if self.dialect == "mysql":
-                # Otherwise MySQL reads an explicit 0 in an AUTO_INCREMENT column as "next id".
-                conn.execute(
-                    text("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
-                )
-            now = _now_ms()
-            conn.execute(
-                experiments.insert().values(
-                    experiment_id=DEFAULT_EXPERIMENT_ID,
-                    name=DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=self._experiment_location(DEFAULT_EXPERIMENT_ID),
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    creation_time=now,
-                    last_update_time=now,
-                )
-            )
-
-        with contextlib.suppress(IntegrityError):  # another process created it first
-            run_write(self.engine, work)
-
-    def create_experiment(
-        self,
-        name: str,
-        artifact_location: str | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> str:
-        validation.validate_experiment_name(name)
-        tag_items = dict(tags or {})
-        for key, value in tag_items.items():
-            validation.validate_experiment_tag(key, value)
-
-        def work(conn: Connection) -> int:
-            now = _now_ms()
-            result = conn.execute(
-                experiments.insert().values(
-                    name=name,
-                    artifact_location=artifact_location or "",
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    creation_time=now,
-                    last_update_time=now,
-                )
-            )
-            experiment_id = _inserted_id(result)
-            if not artifact_location:
-                conn.execute(
-                    update(experiments)
-                    .where(experiments.c.experiment_id == experiment_id)
-                    .values(artifact_location=self._experiment_location(experiment_id))
-                )
-            if tag_items:
-                conn.execute(
-                    experiment_tags.insert(),
-                    [
-                        {"experiment_id": experiment_id, "key": k, "value": v}
-                        for k, v in tag_items.items()
-                    ],
-                )
-            return experiment_id
-
-        try:
-            return str(run_write(self.engine, work))
-        except IntegrityError:
-            raise ResourceAlreadyExists(
-                f"Experiment '{name}' already exists (names are unique among active and "
-                "deleted experiments)."
-            ) from None
-
-    def _experiment_row(self, conn: Connection, experiment_id: int) -> Row[Any]:
-        row = conn.execute(
-            select(experiments).where(experiments.c.experiment_id == experiment_id)
-        ).first()
-        if row is None:
-            raise ResourceDoesNotExist(f"No experiment with id={experiment_id}")
-        return row
-
-    def _load_experiments(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
-        ids = [r.experiment_id for r in rows]
-        tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for chunk in run_data.chunks(ids):
-            for t in conn.execute(
-                select(experiment_tags).where(experiment_tags.c.experiment_id.in_(chunk))
-            ):
-                tag_map[t.experiment_id][t.key] = t.value
-        return [
-            Experiment(
-                experiment_id=str(r.experiment_id),
-                name=r.name,
-                artifact_location=r.artifact_location,
-                lifecycle_stage=LifecycleStage(r.lifecycle_stage),
-                tags=tag_map[r.experiment_id],
-                creation_time=r.creation_time,
-                last_update_time=r.last_update_time,
-            )
-            for r in rows
-        ]
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        eid = validation.parse_id(experiment_id, "experiment id")
-
-        def work(conn: Connection) -> Experiment:
-            return self._load_experiments(conn, [self._experiment_row(conn, eid)])[0]
-
-        return run_read(self.engine, work)
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        def work(conn: Connection) -> Experiment | None:
-            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
-            return None if row is None else self._load_experiments(conn, [row])[0]
-
-        return run_read(self.engine, work)
-
-    def search_experiments(
-        self,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Experiment]:
-        from cairn.search.page_token import decode_page_token
-        from cairn.store.sql.search_experiments import select_experiment_ids
-
-        _check_max_results(max_results)
-        stages = [s.value for s in ViewType.parse(view_type).stages]
-        fingerprint = ("experiments", filter_string or "", tuple(order_by or ()), tuple(stages))
-        offset = decode_page_token(page_token, fingerprint)
-        query = select_experiment_ids(filter_string, stages, order_by, offset, max_results + 1)
-
-        def work(conn: Connection) -> PagedList[Experiment]:
-            def load(ids: list[Any]) -> list[Experiment]:
-                rows = _rows_in_order(conn, experiments.c.experiment_id, ids)
-                return self._load_experiments(conn, rows)
-
-            return _page(conn, query, offset, max_results, fingerprint, load)
-
-        return run_read(self.engine, work)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        eid = validation.parse_id(experiment_id, "experiment id")
-        validation.validate_experiment_name(new_name)
-
-        def work(conn: Connection) -> None:
-            row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidParameterValue(
-                    f"Experiment {eid} is deleted; restore it before renaming it."
-                )
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.experiment_id == eid)
-                .values(name=new_name, last_update_time=_now_ms())
-            )
-
-        try:
-            run_write(self.engine, work)
-        except IntegrityError:
-            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
-
-    def _set_experiment_stage(self, experiment_id: str, to: LifecycleStage) -> None:
-        eid = validation.parse_id(experiment_id, "experiment id")
-        source = LifecycleStage.ACTIVE if to is LifecycleStage.DELETED else LifecycleStage.DELETED
-
-        def work(conn: Connection) -> None:
-            row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != source.value:
-                raise ResourceDoesNotExist(f"No {source.value} experiment with id={eid}")
-            now = _now_ms()
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.experiment_id == eid)
-                .values(lifecycle_stage=to.value, last_update_time=now)
-            )
-            in_experiment = runs.c.experiment_id == eid
-            if to is LifecycleStage.DELETED:
-                conn.execute(
-                    update(runs)
-                    .where(in_experiment, runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
-                    .values(lifecycle_stage=to.value, deleted_time=now)
-                )
-            else:
-                # Bring back the runs this experiment's deletion took, not the runs that had
-                # been deleted on their own before it.
-                conn.execute(
-                    update(runs)
-                    .where(in_experiment, runs.c.deleted_time >= row.last_update_time)
-                    .values(lifecycle_stage=to.value, deleted_time=None)
-                )
-
-        run_write(self.engine, work)
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        eid = validation.parse_id(experiment_id, "experiment id")
-        validation.validate_experiment_tag(key, value)
-
-        def work(conn: Connection) -> None:
-            row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidParameterValue(f"Experiment {eid} is deleted; its tags are frozen.")
-            stmt = upsert(experiment_tags, self.dialect, ["experiment_id", "key"], ["value"])
-            conn.execute(stmt, {"experiment_id": eid, "key": key, "value": value})
-
-        run_write(self.engine, work)
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        eid = validation.parse_id(experiment_id, "experiment id")
-
-        def work(conn: Connection) -> None:
-            self._experiment_row(conn, eid)
-            result = conn.execute(
-                delete(experiment_tags).where(
-                    experiment_tags.c.experiment_id == eid, experiment_tags.c.key == key
-                )
-            )
-            if result.rowcount == 0:
-                raise ResourceDoesNotExist(f"Experiment {eid} has no tag '{key}'")
-
-        run_write(self.engine, work)
-
     # -- runs --------------------------------------------------------------------------------
 
     def create_run(
@@ -358,7 +108,7 @@ class SqlTrackingStore:
         for tag in tag_list:
             validation.validate_key(tag.key, "tag key")
         run_id = uuid.uuid4().hex
-        start = _now_ms() if start_time is None else validation.as_int64(start_time, "start_time")
+        start = now_ms() if start_time is None else validation.as_int64(start_time, "start_time")
 
         def work(conn: Connection) -> int:
             exp = self._experiment_row(conn, eid)
@@ -379,7 +129,7 @@ class SqlTrackingStore:
                     artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
                 )
             )
-            run_pk = _inserted_id(result)
+            run_pk = inserted_id(result)
             latest = {t.key: validation.tag_value(t) for t in tag_list}
             conn.execute(
                 run_tags.insert(),
@@ -449,7 +199,7 @@ class SqlTrackingStore:
     def _set_run_stage(self, run_id: str, to: LifecycleStage) -> None:
         def work(conn: Connection) -> None:
             row = self._run_row(conn, run_id, lock=True)
-            deleted_time = _now_ms() if to is LifecycleStage.DELETED else None
+            deleted_time = now_ms() if to is LifecycleStage.DELETED else None
             if row.lifecycle_stage != to.value:
                 conn.execute(
                     update(runs)
@@ -564,7 +314,7 @@ class SqlTrackingStore:
         from cairn.search.page_token import decode_page_token
         from cairn.store.sql.search_runs import select_run_pks
 
-        _check_max_results(max_results)
+        check_max_results(max_results)
         eids = [validation.parse_id(e, "experiment id") for e in experiment_ids]
         stages = [s.value for s in ViewType.parse(run_view_type).stages]
         fingerprint = (
@@ -579,10 +329,10 @@ class SqlTrackingStore:
 
         def work(conn: Connection) -> PagedList[Run]:
             def load(pks: list[Any]) -> list[Run]:
-                rows = _rows_in_order(conn, runs.c.run_pk, pks)
+                rows = rows_in_order(conn, runs.c.run_pk, pks)
                 return run_data.load_runs(conn, rows, self.keys)
 
-            return _page(conn, query, offset, max_results, fingerprint, load)
+            return page(conn, query, offset, max_results, fingerprint, load)
 
         return run_read(self.engine, work)
 
@@ -594,45 +344,3 @@ class SqlTrackingStore:
                 select(func.count()).select_from(runs).where(runs.c.experiment_id == eid)
             ).scalar_one(),
         )
-
-
-def _rows_in_order(conn: Connection, key: Column[Any], keys: Sequence[Any]) -> list[Row[Any]]:
-    """The rows of `key`'s table whose `key` is in `keys`, in the order of `keys`."""
-    table = key.table
-    by_key: dict[Any, Row[Any]] = {}
-    for chunk in run_data.chunks(keys):
-        for row in conn.execute(select(table).where(key.in_(chunk))):
-            by_key[row._mapping[key]] = row
-    return [by_key[k] for k in keys]
-
-
-def _page(
-    conn: Connection,
-    query: Select[Any],
-    offset: int,
-    max_results: int,
-    fingerprint: object,
-    load: Callable[[list[Any]], list[T]],
-) -> PagedList[T]:
-    """Run a search `query` (fetching max_results + 1 keys) and load one page of entities."""
-    from cairn.search.page_token import encode_page_token
-
-    keys = [r[0] for r in conn.execute(query)]
-    more = len(keys) > max_results
-    token = encode_page_token(offset + max_results, fingerprint) if more else None
-    return PagedList(load(keys[:max_results]), token)
-
-
-def _check_max_results(max_results: int) -> None:
-    if not isinstance(max_results, int) or max_results < 1:
-        raise InvalidParameterValue(f"max_results must be a positive integer, got {max_results!r}")
-    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
-        raise InvalidParameterValue(
-            f"max_results may be at most {SEARCH_MAX_RESULTS_THRESHOLD}, got {max_results}"
-        )
-
-
-def _inserted_id(result: Any) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])

@@ -1,0 +1,268 @@
+"""The SQL store's experiment methods (a mixin of SqlTrackingStore, split out for size)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, delete, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from cairn.entities import Experiment, LifecycleStage, PagedList, ViewType
+from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from cairn.store import validation
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from cairn.store.sql import run_data
+from cairn.store.sql.dialects import upsert
+from cairn.store.sql.engine import run_read, run_write
+from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
+from cairn.store.sql.schema import experiment_tags, experiments, runs
+
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
+_MYSQL_KEEP_ZERO_ID = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+
+
+class ExperimentMethods:
+    """Create, find, search, rename, delete/restore and tag experiments."""
+
+    engine: Engine
+    dialect: str
+    artifact_root: str
+
+    def _experiment_location(self, experiment_id: int) -> str:
+        return f"{self.artifact_root}/{experiment_id}"
+
+    def _ensure_default_experiment(self) -> None:
+        def work(conn: Connection) -> None:
+            exists = conn.execute(
+                select(experiments.c.experiment_id).where(
+                    experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
+                )
+            ).first()
+            if exists:
+                return
+            if self.dialect == "mysql":
+                # Otherwise MySQL reads an explicit 0 in an AUTO_INCREMENT column as "next id".
+                conn.execute(
+                    text("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+                )
+            now = now_ms()
+            conn.execute(
+                experiments.insert().values(
+                    experiment_id=DEFAULT_EXPERIMENT_ID,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=self._experiment_location(DEFAULT_EXPERIMENT_ID),
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+
+        with contextlib.suppress(IntegrityError):  # another process created it first
+            run_write(self.engine, work)
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        validation.validate_experiment_name(name)
+        tag_items = dict(tags or {})
+        for key, value in tag_items.items():
+            validation.validate_experiment_tag(key, value)
+
+        def work(conn: Connection) -> int:
+            now = now_ms()
+            result = conn.execute(
+                experiments.insert().values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+            experiment_id = inserted_id(result)
+            if not artifact_location:
+                conn.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == experiment_id)
+                    .values(artifact_location=self._experiment_location(experiment_id))
+                )
+            if tag_items:
+                conn.execute(
+                    experiment_tags.insert(),
+                    [
+                        {"experiment_id": experiment_id, "key": k, "value": v}
+                        for k, v in tag_items.items()
+                    ],
+                )
+            return experiment_id
+
+        try:
+            return str(run_write(self.engine, work))
+        except IntegrityError:
+            raise ResourceAlreadyExists(
+                f"Experiment '{name}' already exists (names are unique among active and "
+                "deleted experiments)."
+            ) from None
+
+    def _experiment_row(self, conn: Connection, experiment_id: int) -> Row[Any]:
+        row = conn.execute(
+            select(experiments).where(experiments.c.experiment_id == experiment_id)
+        ).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"No experiment with id={experiment_id}")
+        return row
+
+    def _load_experiments(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
+        ids = [r.experiment_id for r in rows]
+        tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for chunk in run_data.chunks(ids):
+            for t in conn.execute(
+                select(experiment_tags).where(experiment_tags.c.experiment_id.in_(chunk))
+            ):
+                tag_map[t.experiment_id][t.key] = t.value
+        return [
+            Experiment(
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_location=r.artifact_location,
+                lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+                tags=tag_map[r.experiment_id],
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+            )
+            for r in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        eid = validation.parse_id(experiment_id, "experiment id")
+
+        def work(conn: Connection) -> Experiment:
+            return self._load_experiments(conn, [self._experiment_row(conn, eid)])[0]
+
+        return run_read(self.engine, work)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        def work(conn: Connection) -> Experiment | None:
+            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+            return None if row is None else self._load_experiments(conn, [row])[0]
+
+        return run_read(self.engine, work)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        from cairn.search.page_token import decode_page_token
+        from cairn.store.sql.search_experiments import select_experiment_ids
+
+        check_max_results(max_results)
+        stages = [s.value for s in ViewType.parse(view_type).stages]
+        fingerprint = ("experiments", filter_string or "", tuple(order_by or ()), tuple(stages))
+        offset = decode_page_token(page_token, fingerprint)
+        query = select_experiment_ids(filter_string, stages, order_by, offset, max_results + 1)
+
+        def work(conn: Connection) -> PagedList[Experiment]:
+            def load(ids: list[Any]) -> list[Experiment]:
+                rows = rows_in_order(conn, experiments.c.experiment_id, ids)
+                return self._load_experiments(conn, rows)
+
+            return page(conn, query, offset, max_results, fingerprint, load)
+
+        return run_read(self.engine, work)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        validation.validate_experiment_name(new_name)
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(
+                    f"Experiment {eid} is deleted; restore it before renaming it."
+                )
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == eid)
+                .values(name=new_name, last_update_time=now_ms())
+            )
+
+        try:
+            run_write(self.engine, work)
+        except IntegrityError:
+            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
+
+    def _set_experiment_stage(self, experiment_id: str, to: LifecycleStage) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        source = LifecycleStage.ACTIVE if to is LifecycleStage.DELETED else LifecycleStage.DELETED
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != source.value:
+                raise ResourceDoesNotExist(f"No {source.value} experiment with id={eid}")
+            now = now_ms()
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == eid)
+                .values(lifecycle_stage=to.value, last_update_time=now)
+            )
+            in_experiment = runs.c.experiment_id == eid
+            if to is LifecycleStage.DELETED:
+                conn.execute(
+                    update(runs)
+                    .where(in_experiment, runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+                    .values(lifecycle_stage=to.value, deleted_time=now)
+                )
+            else:
+                # Bring back the runs this experiment's deletion took, not the runs that had
+                # been deleted on their own before it.
+                conn.execute(
+                    update(runs)
+                    .where(in_experiment, runs.c.deleted_time >= row.last_update_time)
+                    .values(lifecycle_stage=to.value, deleted_time=None)
+                )
+
+        run_write(self.engine, work)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+        validation.validate_experiment_tag(key, value)
+
+        def work(conn: Connection) -> None:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidParameterValue(f"Experiment {eid} is deleted; its tags are frozen.")
+            stmt = upsert(experiment_tags, self.dialect, ["experiment_id", "key"], ["value"])
+            conn.execute(stmt, {"experiment_id": eid, "key": key, "value": value})
+
+        run_write(self.engine, work)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        eid = validation.parse_id(experiment_id, "experiment id")
+
+        def work(conn: Connection) -> None:
+            self._experiment_row(conn, eid)
+            result = conn.execute(
+                delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == eid, experiment_tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"Experiment {eid} has no tag '{key}'")
+
+        run_write(self.engine, work)

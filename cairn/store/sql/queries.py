@@ -1,0 +1,62 @@
+"""Query helpers the store's modules share: pages of search results, rows in a given order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, Connection, Row, Select, select
+
+from cairn.entities import PagedList
+from cairn.exceptions import InvalidParameterValue
+from cairn.store.base import SEARCH_MAX_RESULTS_THRESHOLD
+from cairn.store.sql.run_data import chunks
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def rows_in_order(conn: Connection, key: Column[Any], keys: Sequence[Any]) -> list[Row[Any]]:
+    """The rows of `key`'s table whose `key` is in `keys`, in the order of `keys`."""
+    table = key.table
+    by_key: dict[Any, Row[Any]] = {}
+    for chunk in chunks(keys):
+        for row in conn.execute(select(table).where(key.in_(chunk))):
+            by_key[row._mapping[key]] = row
+    return [by_key[k] for k in keys]
+
+
+def page(
+    conn: Connection,
+    query: Select[Any],
+    offset: int,
+    max_results: int,
+    fingerprint: object,
+    load: Callable[[list[Any]], list[T]],
+) -> PagedList[T]:
+    """Run a search `query` (fetching max_results + 1 keys) and load one page of entities."""
+    from cairn.search.page_token import encode_page_token
+
+    keys = [r[0] for r in conn.execute(query)]
+    more = len(keys) > max_results
+    token = encode_page_token(offset + max_results, fingerprint) if more else None
+    return PagedList(load(keys[:max_results]), token)
+
+
+def check_max_results(max_results: int) -> None:
+    if not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterValue(f"max_results must be a positive integer, got {max_results!r}")
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise InvalidParameterValue(
+            f"max_results may be at most {SEARCH_MAX_RESULTS_THRESHOLD}, got {max_results}"
+        )
+
+
+def inserted_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
