@@ -1,0 +1,67 @@
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source: imports only point inward."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cairn"
+
+# package -> Cairn packages it must never import
+FORBIDDEN = {
+    "cairn.entities": {
+        "cairn.search",
+        "cairn.store",
+        "cairn.artifacts",
+        "cairn.tracking",
+        "cairn.cli",
+        "cairn.data",
+        "cairn.settings",
+    },
+    "cairn.search": {"cairn.store", "cairn.tracking", "cairn.cli", "cairn.data"},
+    "cairn.store": {"cairn.tracking", "cairn.cli", "cairn.data"},
+    "cairn.artifacts": {"cairn.store", "cairn.tracking", "cairn.cli"},
+    "cairn.tracking": {"cairn.cli"},
+    "cairn.data": {"cairn.cli", "cairn.store"},
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name == "cairn" or name.startswith("cairn.")}
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_inward(path: Path) -> None:
+    module = _module_name(path)
+    for layer, banned in FORBIDDEN.items():
+        if module == layer or module.startswith(layer + "."):
+            bad = {
+                name
+                for name in _imports(path)
+                if any(name == b or name.startswith(b + ".") for b in banned)
+            }
+            assert not bad, f"{module} must not import {sorted(bad)}"
+
+
+def test_nothing_imports_the_cli() -> None:
+    for path in SOURCES:
+        module = _module_name(path)
+        if module.startswith("cairn.cli"):
+            continue
+        assert not {n for n in _imports(path) if n.startswith("cairn.cli")}, module
