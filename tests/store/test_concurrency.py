@@ -60,3 +60,35 @@ def test_many_processes_creating_a_fresh_database_at_once(tmp_path: Path) -> Non
     with ctx.Pool(WRITERS) as pool:
         names = pool.starmap(_open_fresh, [(db_uri, str(tmp_path))] * WRITERS)
     assert names == ["Default"] * WRITERS
+
+
+def test_threads_writing_to_one_run_on_every_database(store) -> None:
+    """Eight threads, one run, the same new metric names: nothing lost, no error leaks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cairn.entities import Metric, Param, RunTag
+
+    run_id = store.create_run("0").info.run_id
+
+    def write(index: int) -> None:
+        for b in range(10):
+            store.log_batch(
+                run_id,
+                metrics=[
+                    Metric("shared", float(index), b, index * 100 + b),
+                    Metric(f"own{index}", float(b), b, b),
+                ],
+                params=[Param(f"p{index}.{b}", str(b)), Param("same", "1")],
+                tags=[RunTag(f"t{index}", str(b))],
+            )
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(write, range(WRITERS)))
+
+    data = store.get_run(run_id).data
+    assert len(store.get_metric_history(run_id, "shared")) == WRITERS * 10
+    assert data.metrics["shared"] == float(WRITERS - 1)  # greatest step wins
+    for i in range(WRITERS):
+        assert len(store.get_metric_history(run_id, f"own{i}")) == 10
+        assert data.tags[f"t{i}"] == "9"
+    assert len(data.params) == WRITERS * 10 + 1
