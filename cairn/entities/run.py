@@ -137,6 +137,18 @@ class Run:
             "inputs": self.inputs.to_dict(),
         }
 
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's plain view of a run: info fields, and data as key -> value maps."""
+        return {
+            "info": self.info.to_dict(),
+            "data": {
+                "metrics": dict(self.data.metrics),
+                "params": dict(self.data.params),
+                "tags": dict(self.data.tags),
+            },
+            "inputs": self.inputs.to_dict(),
+        }
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Run:
         return cls(
