@@ -162,15 +162,19 @@ def populate_runs(store, n_runs: int) -> tuple[str, list[str]]:  # type: ignore[
             conn.execute(params.insert(), p_rows)
             conn.execute(tags.insert(), t_rows)
     with store.engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        if store.dialect == "mysql":
+            conn.exec_driver_sql("ANALYZE TABLE runs, latest_metrics, metrics, params, tags")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     return eid, metric_names
 
 
-def bench_search(n_runs: int, repeats: int) -> None:
+def bench_search(n_runs: int, repeats: int, db_uri: str | None = None) -> None:
     from cairn.store.sql.store import SqlTrackingStore
 
     work = fresh("search")
-    store = SqlTrackingStore(f"sqlite:///{work / 'cairn.db'}", str(work / "artifacts"))
+    store = SqlTrackingStore(db_uri or f"sqlite:///{work / 'cairn.db'}", str(work / "artifacts"))
     t = time.perf_counter()
     eid, _ = populate_runs(store, n_runs)
     setup = time.perf_counter() - t
@@ -180,8 +184,8 @@ def bench_search(n_runs: int, repeats: int) -> None:
         ("params.p1 = 'c' AND metrics.m3 >= 0.9", ["metrics.m0 DESC", "params.p2"]),
     ]
     print(
-        f"\n3. search_runs over {n_runs:,} runs (setup {setup:.1f} s), first 100 results, "
-        f"{repeats} repeats each"
+        f"\n3. search_runs over {n_runs:,} runs on {store.dialect} (setup {setup:.1f} s), "
+        f"first 100 results, {repeats} repeats each"
     )
     row("query", "p50", "p95", "found")
     for filter_string, order_by in queries:
@@ -285,6 +289,11 @@ def bench_history(points: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument(
+        "--search-db",
+        metavar="URI",
+        help="run only the search benchmark, on this EMPTY database (postgresql://…, mysql://…)",
+    )
     args = parser.parse_args()
     points = 100_000 if args.quick else 500_000
     n_runs = 10_000 if args.quick else 100_000
@@ -293,6 +302,9 @@ def main() -> None:
         f"Cairn tracking benchmark — Python {sys.version.split()[0]}, "
         f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs"
     )
+    if args.search_db:
+        bench_search(n_runs, repeats=10 if args.quick else 30, db_uri=args.search_db)
+        return
     bench_import()
     bench_log_batch(points)
     bench_search(n_runs, repeats=10 if args.quick else 30)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import mysql
 
@@ -77,8 +78,15 @@ runs = Table(
     Column("lifecycle_stage", String(16), nullable=False),
     Column("artifact_uri", String(2000), nullable=False),
     Column("deleted_time", BigInteger, nullable=True),
-    # The default search order (start_time DESC, run_id) inside one experiment's live runs.
-    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+    # The default search order (start_time DESC, run_id ASC) inside one experiment's live
+    # runs, exactly: with the directions in the index, MySQL needs no sort either.
+    Index(
+        "ix_runs_experiment_stage_start",
+        "experiment_id",
+        "lifecycle_stage",
+        text("start_time DESC"),
+        "run_id",
+    ),
 )
 
 metric_keys = Table(

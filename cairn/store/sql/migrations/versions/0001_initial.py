@@ -76,7 +76,9 @@ def upgrade() -> None:
         **opts,
     )
     op.create_index(
-        "ix_runs_experiment_stage_start", "runs", ["experiment_id", "lifecycle_stage", "start_time"]
+        "ix_runs_experiment_stage_start",
+        "runs",
+        ["experiment_id", "lifecycle_stage", sa.text("start_time DESC"), "run_id"],
     )
     op.create_table(
         "metric_keys",
