@@ -59,6 +59,14 @@ def test_unknown_run_from_the_console_script(cairn_subprocess: RunCairn) -> None
     assert "Traceback" not in proc.stderr
 
 
+def test_unreachable_database_is_a_clean_error(cli: Cli) -> None:
+    result = cli("runs", "list", "--tracking-uri", "postgresql://u:secret@127.0.0.1:1/nowhere")
+    assert result.exit_code == 1
+    assert "Cannot connect to the database" in result.stderr
+    assert "secret" not in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_usage_mistakes_exit_2(cli: Cli) -> None:
     result = cli("runs", "list", "--max-results", "0")
     assert result.exit_code == 2

@@ -66,3 +66,10 @@ def test_unknown_uri_schemes_are_rejected() -> None:
 )
 def test_uri_schemes_map_to_the_chosen_drivers(uri: str, url: str) -> None:
     assert sqlalchemy_url(uri) == url
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    from cairn.exceptions import TemporarilyUnavailable
+
+    with pytest.raises(TemporarilyUnavailable, match="Cannot connect to the database"):
+        SqlTrackingStore("postgresql://postgres@127.0.0.1:1/nowhere", "/tmp")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from cairn.exceptions import CairnException
+from cairn.exceptions import CairnException, TemporarilyUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -57,6 +57,18 @@ def upgrade(uri: str, revision: str = "head") -> str | None:
         engine.dispose()
 
 
+def _check_reachable(engine: Engine) -> None:
+    """Fail with a clear message when the database cannot be reached at all."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise TemporarilyUnavailable(
+            f"Cannot connect to the database at {where}: {exc.orig}"
+        ) from exc
+
+
 def ensure_current(engine: Engine) -> None:
     """Create the schema in a new database; refuse to run against an outdated one.
 
@@ -64,6 +76,7 @@ def ensure_current(engine: Engine) -> None:
     the migration lock and re-reads the revision under it, so all but the first find nothing
     to do.
     """
+    _check_reachable(engine)
     revision = current_revision(engine)
     if revision is None:
         try:
