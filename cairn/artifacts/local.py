@@ -216,6 +216,18 @@ def copy_atomically(source: Path, target: Path, progress: ProgressCallback | Non
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable: a written artifact survives a power loss too."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:
