@@ -38,6 +38,7 @@ from cairn.tracking.fluent import (
 )
 from cairn.tracking.fluent_logging import (
     delete_tag,
+    flush_async_logging,
     get_artifact_uri,
     log_artifact,
     log_artifacts,
@@ -86,6 +87,7 @@ __all__ = [
     "end_run",
     "entities",
     "exceptions",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",

@@ -169,3 +169,8 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
     from cairn.artifacts.paths import validate_artifact_path
 
     return f"{root.rstrip('/')}/{validate_artifact_path(artifact_path)}"
+
+
+def flush_async_logging() -> None:
+    """MLflow's wait for queued asynchronous writes. Cairn writes before every logging call
+    returns (`synchronous=False` included), so there is never anything queued to wait for."""

@@ -157,3 +157,11 @@ def test_log_input_accepts_anything_shaped_like_an_mlflow_dataset() -> None:
     assert (logged.dataset.name, logged.dataset.source_type) == ("d", "http")
     with pytest.raises(TypeError, match=r"cairn\.data"):
         cairn.log_input(object())
+
+
+def test_asynchronous_logging_is_already_written(tracking_uri: str) -> None:
+    """`synchronous=False` is accepted, and flush_async_logging has nothing left to wait for."""
+    with cairn.start_run() as run:
+        cairn.log_metric("m", 1.0, synchronous=False)
+        cairn.flush_async_logging()
+        assert cairn.get_run(run.info.run_id).data.metrics == {"m": 1.0}
