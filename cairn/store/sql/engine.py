@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -134,9 +135,16 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
             delay = min(delay * 2, 0.5)
 
 
-def run_read(engine: Engine, work: Callable[[Connection], T]) -> T:
-    """Run `work` in a read transaction (a deferred one on SQLite: it takes no write lock)."""
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a read transaction (a deferred one on SQLite: it takes no write lock)."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{_READ_ONLY: True})
         with conn.begin():
-            return work(conn)
+            yield conn
+
+
+def run_read(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in a read transaction."""
+    with read_transaction(engine) as conn:
+        return work(conn)

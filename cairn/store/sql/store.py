@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
 from cairn import settings
 from cairn.entities import (
@@ -37,7 +37,7 @@ from cairn.store import validation
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
-from cairn.store.sql.engine import make_engine, run_read, run_write
+from cairn.store.sql.engine import make_engine, read_transaction, run_read, run_write
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.migrations import ensure_current
 from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
@@ -294,11 +294,9 @@ class SqlTrackingStore(ExperimentMethods):
         return run_read(self.engine, work)
 
     def iter_metric_history(self, run_id: str, metric_key: str) -> Iterator[Metric]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(cairn_read_only=True)
-            with conn.begin():
-                run_pk = self._run_row(conn, run_id).run_pk
-                yield from run_data.stream_history(conn, run_pk, metric_key, self.keys)
+        with read_transaction(self.engine) as conn:
+            run_pk = self._run_row(conn, run_id).run_pk
+            yield from run_data.stream_history(conn, run_pk, metric_key, self.keys)
 
     # -- search ------------------------------------------------------------------------------
 
@@ -335,12 +333,3 @@ class SqlTrackingStore(ExperimentMethods):
             return page(conn, query, offset, max_results, fingerprint, load)
 
         return run_read(self.engine, work)
-
-    def count_runs(self, experiment_id: str) -> int:
-        eid = validation.parse_id(experiment_id, "experiment id")
-        return run_read(
-            self.engine,
-            lambda conn: conn.execute(
-                select(func.count()).select_from(runs).where(runs.c.experiment_id == eid)
-            ).scalar_one(),
-        )
