@@ -99,6 +99,66 @@ PROJECT_ENTRY_POINT = Setting(
     "MLFLOW_PROJECT_ENTRY_POINT",
 )
 
+# -- talking to a tracking server ------------------------------------------------------------
+TRACKING_TOKEN = Setting(
+    "tracking_token",
+    "CAIRN_TRACKING_TOKEN",
+    None,
+    "Bearer token sent to an http(s) tracking server (wins over username/password).",
+    "MLFLOW_TRACKING_TOKEN",
+)
+TRACKING_USERNAME = Setting(
+    "tracking_username",
+    "CAIRN_TRACKING_USERNAME",
+    None,
+    "User name for HTTP Basic authentication to an http(s) tracking server.",
+    "MLFLOW_TRACKING_USERNAME",
+)
+TRACKING_PASSWORD = Setting(
+    "tracking_password",
+    "CAIRN_TRACKING_PASSWORD",
+    None,
+    "Password for HTTP Basic authentication to an http(s) tracking server.",
+    "MLFLOW_TRACKING_PASSWORD",
+)
+HTTP_REQUEST_MAX_RETRIES = Setting(
+    "http_request_max_retries",
+    "CAIRN_HTTP_REQUEST_MAX_RETRIES",
+    "5",
+    "Retries of an idempotent request after a connection error, 429 or 503.",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+)
+HTTP_REQUEST_BACKOFF_FACTOR = Setting(
+    "http_request_backoff_factor",
+    "CAIRN_HTTP_REQUEST_BACKOFF_FACTOR",
+    "0.5",
+    "Seconds before the first retry; each later retry waits twice as long (with jitter).",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+)
+HTTP_REQUEST_TIMEOUT = Setting(
+    "http_request_timeout",
+    "CAIRN_HTTP_REQUEST_TIMEOUT",
+    "120",
+    "Seconds to wait for a tracking server's answer before giving up on a request.",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+)
+SYNCHRONOUS_LOGGING = Setting(
+    "synchronous_logging",
+    "CAIRN_SYNCHRONOUS_LOGGING",
+    "false",
+    "With a remote tracking server, send each log_metric/log_param/set_tag call at once "
+    "instead of batching them in a background thread.",
+)
+
+# -- the tracking server ---------------------------------------------------------------------
+SERVER_MAX_BODY_BYTES = Setting(
+    "server_max_body_bytes",
+    "CAIRN_SERVER_MAX_BODY_BYTES",
+    "16777216",
+    "Largest JSON request body the server accepts (413 beyond it); artifact uploads are "
+    "streamed and not limited by this.",
+)
+
 ALL_SETTINGS: tuple[Setting, ...] = (
     TRACKING_URI,
     ARTIFACT_ROOT,
@@ -110,6 +170,14 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SQL_POOL_SIZE,
     USER,
     PROJECT_ENTRY_POINT,
+    TRACKING_TOKEN,
+    TRACKING_USERNAME,
+    TRACKING_PASSWORD,
+    HTTP_REQUEST_MAX_RETRIES,
+    HTTP_REQUEST_BACKOFF_FACTOR,
+    HTTP_REQUEST_TIMEOUT,
+    SYNCHRONOUS_LOGGING,
+    SERVER_MAX_BODY_BYTES,
 )
 
 
