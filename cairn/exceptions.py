@@ -9,7 +9,10 @@
     ├── PermissionDenied                PERMISSION_DENIED         403
     ├── Unauthenticated                 UNAUTHENTICATED           401
     ├── ResourceConflict                RESOURCE_CONFLICT         409
+    ├── RequestTooLarge                 REQUEST_LIMIT_EXCEEDED    413
+    ├── EndpointNotFound                ENDPOINT_NOT_FOUND        404  (no such route)
     ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
+    │   └── ServerUnreachable           TEMPORARILY_UNAVAILABLE   503  (no answer, retries spent)
     └── RestError                       (whatever the server said)
 
 The server turns an exception into `{"error_code": ..., "message": ...}` with `http_status`;
@@ -86,9 +89,31 @@ class ResourceConflict(CairnException):
     http_status = 409
 
 
+class RequestTooLarge(CairnException):
+    """A request body over the server's limit (answered before the whole body is read)."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 413
+
+
+class EndpointNotFound(CairnException):
+    """The server has no such route: a wrong URL or prefix, or not a tracking server at all.
+
+    Deliberately not a `ResourceDoesNotExist`: "no such experiment" and "no such API" must
+    not be confused (a lookup by name would otherwise quietly answer None).
+    """
+
+    error_code = "ENDPOINT_NOT_FOUND"
+    http_status = 404
+
+
 class TemporarilyUnavailable(CairnException):
     error_code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
+
+
+class ServerUnreachable(TemporarilyUnavailable):
+    """A remote server could not be reached (refused, reset, timed out), even after retries."""
 
 
 class RestError(CairnException):
@@ -110,6 +135,8 @@ _BY_CODE: dict[str, type[CairnException]] = {
         PermissionDenied,
         Unauthenticated,
         ResourceConflict,
+        RequestTooLarge,
+        EndpointNotFound,
         TemporarilyUnavailable,
     )
 }

@@ -182,3 +182,35 @@ def tracking_uri(tmp_path: Path, artifact_root: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CAIRN_TRACKING_URI", uri)
     monkeypatch.setenv("CAIRN_ARTIFACT_ROOT", str(artifact_root))
     return uri
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One real `cairn server` subprocess (SQLite + local artifacts) per test process.
+
+    Tests share it, so each should create its own experiments (unique names) rather than
+    assume an empty server.
+    """
+    from tests.server_process import start_server
+
+    server = start_server(tmp_path_factory.mktemp("live-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator:
+    """Start servers with custom options: `server_factory("--no-serve-artifacts")`."""
+    from tests.server_process import ServerProcess, start_server
+
+    started: list[ServerProcess] = []
+
+    def start(*args: str, backend_uri: str | None = None, **kw: object) -> ServerProcess:
+        workdir = tmp_path / f"server-{len(started)}"
+        server = start_server(workdir, *args, backend_uri=backend_uri, **kw)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

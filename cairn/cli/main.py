@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cairn.cli import artifacts, db, experiments, runs
+from cairn.cli import artifacts, db, experiments, runs, server
 from cairn.cli.output import print_error
 from cairn.exceptions import CairnException
 
@@ -38,6 +38,8 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
+app.command("server")(server.server)
+app.command("ui", help="Alias of `cairn server`.")(server.server)
 
 
 def _print_version(value: bool) -> None:

@@ -355,6 +355,21 @@ def write_inputs(
             )
 
 
+def run_info(r: Row[Any]) -> RunInfo:
+    """The RunInfo of a row of the runs table."""
+    return RunInfo(
+        run_id=r.run_id,
+        experiment_id=str(r.experiment_id),
+        run_name=r.name,
+        user_id=r.user_id,
+        status=RunStatus(r.status),
+        start_time=r.start_time,
+        end_time=r.end_time,
+        artifact_uri=r.artifact_uri,
+        lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+    )
+
+
 def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> list[Run]:
     """Full Run entities for `rows` of the runs table, with a fixed number of queries."""
     pks = [r.run_pk for r in rows]
@@ -385,17 +400,7 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> l
             for key_id, lm in latest[r.run_pk]
         ]
         metric_list.sort(key=lambda m: m.key)
-        info = RunInfo(
-            run_id=r.run_id,
-            experiment_id=str(r.experiment_id),
-            run_name=r.name,
-            user_id=r.user_id,
-            status=RunStatus(r.status),
-            start_time=r.start_time,
-            end_time=r.end_time,
-            artifact_uri=r.artifact_uri,
-            lifecycle_stage=LifecycleStage(r.lifecycle_stage),
-        )
+        info = run_info(r)
         data = RunData.from_latest(metric_list, param_map[r.run_pk], tag_map[r.run_pk])
         result.append(Run(info, data, RunInputs(tuple(input_map[r.run_pk]))))
     return result

@@ -24,6 +24,7 @@ from cairn.entities import (
     PagedList,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -110,7 +111,7 @@ class SqlTrackingStore(ExperimentMethods):
         run_id = uuid.uuid4().hex
         start = now_ms() if start_time is None else validation.as_int64(start_time, "start_time")
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection) -> Run:
             exp = self._experiment_row(conn, eid)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterValue(
@@ -126,7 +127,7 @@ class SqlTrackingStore(ExperimentMethods):
                     start_time=start,
                     end_time=None,
                     lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
+                    artifact_uri=(artifact_uri := f"{exp.artifact_location}/{run_id}/artifacts"),
                 )
             )
             run_pk = inserted_id(result)
@@ -135,10 +136,21 @@ class SqlTrackingStore(ExperimentMethods):
                 run_tags.insert(),
                 [{"run_pk": run_pk, "key": k, "value": v} for k, v in latest.items()],
             )
-            return run_pk
+            # Everything a new run holds is known here; reading it back would double the cost.
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=str(eid),
+                run_name=name,
+                user_id=user_id or "",
+                status=RunStatus.RUNNING,
+                start_time=start,
+                end_time=None,
+                artifact_uri=artifact_uri,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+            )
+            return Run(info, RunData(tags=latest))
 
-        run_write(self.engine, work)
-        return self.get_run(run_id)
+        return run_write(self.engine, work)
 
     def _run_row(self, conn: Connection, run_id: str, *, lock: bool = False) -> Row[Any]:
         query = select(runs).where(runs.c.run_id == run_id)
@@ -186,15 +198,17 @@ class SqlTrackingStore(ExperimentMethods):
         if run_name:
             values["name"] = run_name
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> RunInfo:
             run_pk = self._active_run_pk(conn, run_id)
             if values:
                 conn.execute(update(runs).where(runs.c.run_pk == run_pk).values(**values))
             if run_name:
                 run_data.upsert_tags(conn, self.dialect, run_pk, {RUN_NAME_TAG: run_name})
+            return run_data.run_info(
+                conn.execute(select(runs).where(runs.c.run_pk == run_pk)).one()
+            )
 
-        run_write(self.engine, work)
-        return self.get_run(run_id).info
+        return run_write(self.engine, work)
 
     def _set_run_stage(self, run_id: str, to: LifecycleStage) -> None:
         def work(conn: Connection) -> None:

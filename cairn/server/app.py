@@ -1,0 +1,128 @@
+"""The ASGI application: JSON endpoints, the artifact proxy, health and version.
+
+Routes are plain Starlette routes inside a FastAPI app: request fields are parsed by our own
+message table (`messages.py`), which is both faster than model validation and exactly MLflow's
+JSON mapping, and FastAPI serves the OpenAPI document built from the same table. Every JSON
+route is mounted under `/api/<v>` and mirrored under `/ajax-api/<v>` (MLflow's web UI prefix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cairn.exceptions import InvalidParameterValue, RequestTooLarge
+from cairn.server import proxy, wire
+from cairn.server.config import ServerConfig
+from cairn.server.context import ServerContext
+from cairn.server.endpoints import Endpoint, all_endpoints
+from cairn.server.errors import EXCEPTION_HANDLERS
+from cairn.server.messages import parse_json, parse_query
+from cairn.server.storage import ServerStorage
+from cairn.version import __version__
+
+JSON_TYPES = ("application/json", "text/json")
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """Build the app for `config` (by default the one in CAIRN_SERVER_CONFIG)."""
+    from cairn.store import get_tracking_store
+
+    config = config or ServerConfig.from_env()
+    store = get_tracking_store(config.backend_store_uri, config.artifact_root)
+    ctx = ServerContext(config=config, store=store, storage=ServerStorage(config))
+    app = FastAPI(
+        title="Cairn tracking server",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+    )
+    app.state.context = ctx
+    app.router.routes.extend(routes(ctx))
+    from cairn.server.openapi import openapi_document
+
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: each rebuilds the app from the environment."""
+    return create_app()
+
+
+def routes(ctx: ServerContext) -> list[BaseRoute]:
+    found: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+    ]
+    for endpoint in all_endpoints():
+        handle = json_handler(endpoint, ctx)
+        for prefix in ("/api", "/ajax-api"):
+            path = f"{prefix}/{endpoint.version}{endpoint.path}"
+            found.append(Route(path, handle, methods=list(endpoint.methods)))
+    found.extend(proxy.routes(ctx))
+    return found
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("OK")
+
+
+async def version(request: Request) -> Response:
+    return PlainTextResponse(__version__)
+
+
+def json_handler(
+    endpoint: Endpoint, ctx: ServerContext
+) -> Callable[[Request], Awaitable[Response]]:
+    message, handler = endpoint.request, endpoint.handler
+    limit = ctx.config.max_body_bytes
+
+    async def handle(request: Request) -> Response:
+        if request.method == "GET":
+            fields = parse_query(message, request.query_params.multi_items())
+        else:
+            fields = parse_json(message, await json_body(request, limit))
+        result = await run_in_threadpool(handler, ctx, fields)
+        return Response(wire.dumps(result), media_type="application/json")
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+async def json_body(request: Request, limit: int) -> object:
+    """The decoded JSON body: `{}` when empty, decoded twice when it is JSON in a string."""
+    body = await read_limited(request, limit)
+    if not body.strip():
+        return {}
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise InvalidParameterValue(
+            "Request body must be JSON with Content-Type: application/json"
+            + (f" (got {content_type!r})" if content_type else " (no Content-Type given)")
+        )
+    decoded = wire.loads(body)
+    if isinstance(decoded, str):  # legacy clients send the JSON document as a JSON string
+        decoded = wire.loads(decoded.encode())
+    return decoded
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes whether or not it is chunked."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,77 @@
+"""What a server process needs to know, as one value object.
+
+`cairn server` builds it from its options; with several uvicorn workers each worker process
+rebuilds it from the `CAIRN_SERVER_CONFIG` environment variable (JSON), so all workers serve
+exactly the same configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cairn import settings
+
+CONFIG_ENV = "CAIRN_SERVER_CONFIG"
+PROXY_SCHEME = "mlflow-artifacts"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    backend_store_uri: str = "sqlite:///cairn-data/cairn.db"
+    artifacts_destination: str = "cairn-data/artifacts"
+    serve_artifacts: bool = True
+    default_artifact_root: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    max_body_bytes: int = int(settings.SERVER_MAX_BODY_BYTES.default or 16777216)
+
+    def resolved(self) -> ServerConfig:
+        """The same configuration with relative local paths made absolute (workers may chdir)."""
+        from cairn.tracking.tracking_uri import resolve_tracking_uri
+
+        destination = self.artifacts_destination
+        if "://" not in destination and not destination.startswith("file:"):
+            destination = str(Path(destination).expanduser().resolve())
+        return _replace(
+            self,
+            backend_store_uri=resolve_tracking_uri(self.backend_store_uri),
+            artifacts_destination=destination,
+        )
+
+    @property
+    def artifact_root(self) -> str:
+        """Root under which new experiments get their artifact location.
+
+        With the proxy on (and no explicit root) locations are `mlflow-artifacts:/<id>`, so
+        clients upload through this server and never need direct storage credentials.
+        """
+        if self.default_artifact_root:
+            return self.default_artifact_root.rstrip("/")
+        if self.serve_artifacts:
+            return f"{PROXY_SCHEME}:"
+        return self.artifacts_destination.rstrip("/")
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        raw = os.environ.get(CONFIG_ENV)
+        if not raw:
+            return cls().resolved()
+        return cls(**json.loads(raw))
+
+
+def _replace(config: ServerConfig, **changes: object) -> ServerConfig:
+    values = asdict(config)
+    values.update(changes)
+    return ServerConfig(**values)

@@ -1,0 +1,38 @@
+"""The JSON endpoints: path, methods, request message and handler, declared once.
+
+Handlers are plain synchronous functions `(context, fields) -> response dict`; the app runs
+them in a worker thread (the stores are synchronous) and encodes the result. The same
+declarations produce the OpenAPI document, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.server.context import ServerContext
+from cairn.server.messages import Message
+
+Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    path: str  # below the version prefix, e.g. "/mlflow/runs/create"
+    methods: tuple[str, ...]
+    request: Message
+    handler: Handler
+    summary: str
+    response: tuple[str, ...] = ()  # top-level response fields, for the OpenAPI document
+    version: str = "2.0"
+
+    @property
+    def api_path(self) -> str:
+        return f"/api/{self.version}{self.path}"
+
+
+def all_endpoints() -> list[Endpoint]:
+    from cairn.server.handlers import compat, experiments, runs
+
+    return [*experiments.ENDPOINTS, *runs.ENDPOINTS, *compat.ENDPOINTS]

@@ -1,0 +1,1 @@
+"""Endpoint handlers, one module per service area; each exports its `ENDPOINTS`."""

@@ -1,0 +1,220 @@
+"""Request messages: the fields each endpoint takes, and parsing a request against them.
+
+A message is a tuple of `Field`s, mirroring the protobuf messages of MLflow's API. Parsing
+follows the protocol's JSON mapping: snake_case names (the lowerCamelCase spelling is accepted
+too, but not both at once), unknown fields ignored, int64 as numbers or decimal strings,
+doubles also as "NaN"/"Infinity"/"-Infinity", enums by name. GET requests carry the same
+fields in the query string, lists as repeated keys. Every mismatch is an
+`InvalidParameterValue` naming the field, so a client learns exactly what it got wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from cairn.exceptions import InvalidParameterValue
+from cairn.server.wire import NON_FINITE
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Kind(Enum):
+    STRING = "string"
+    INT64 = "int64"
+    INT32 = "int32"
+    DOUBLE = "double"
+    BOOL = "bool"
+    ENUM = "enum"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field: its wire name, type, and whether it repeats or must be present."""
+
+    name: str
+    kind: Kind = Kind.STRING
+    required: bool = False
+    repeated: bool = False
+    enum: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()  # of a nested message
+    default: Any = None
+    doc: str = ""
+    camel: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        head, *rest = self.name.split("_")
+        object.__setattr__(self, "camel", head + "".join(p.title() for p in rest))
+
+
+Message = tuple[Field, ...]
+
+
+def string(name: str, required: bool = False, doc: str = "", **kw: Any) -> Field:
+    return Field(name, Kind.STRING, required, doc=doc, **kw)
+
+
+def int64(name: str, required: bool = False, doc: str = "", **kw: Any) -> Field:
+    return Field(name, Kind.INT64, required, doc=doc, **kw)
+
+
+def parse_json(message: Message, body: Any) -> dict[str, Any]:
+    """Fields of a JSON request body (already decoded) as plain Python values."""
+    if not isinstance(body, dict):
+        raise InvalidParameterValue(f"Request body must be a JSON object, got {_json_type(body)}")
+    return _parse_object(message, body, "")
+
+
+def parse_query(message: Message, query: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Fields of a GET request's query string (repeated keys for lists)."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in query:
+        grouped.setdefault(key, []).append(value)
+    raw: dict[str, Any] = {}
+    for f in message:
+        name = _pick_name(f, grouped, "")
+        if name is None:
+            continue
+        values = grouped[name]
+        if f.repeated:
+            raw[f.name] = [_from_text(f, v) for v in values]
+        else:
+            raw[f.name] = _from_text(f, values[-1])
+    return _parse_object(message, raw, "")
+
+
+def _from_text(f: Field, text: str) -> Any:
+    if f.kind is Kind.BOOL:
+        lowered = text.lower()
+        if lowered not in ("true", "false"):
+            raise InvalidParameterValue(
+                f"Invalid value {text!r} for parameter '{f.name}': expected true or false"
+            )
+        return lowered == "true"
+    return text
+
+
+def _pick_name(f: Field, data: Mapping[str, Any], path: str) -> str | None:
+    has_snake = f.name in data
+    has_camel = f.camel != f.name and f.camel in data
+    if has_snake and has_camel:
+        raise InvalidParameterValue(
+            f"Field '{path}{f.name}' was given twice, as '{f.name}' and '{f.camel}'"
+        )
+    if has_snake:
+        return f.name
+    return f.camel if has_camel else None
+
+
+def _parse_object(message: Message, data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in message:
+        name = _pick_name(f, data, path)
+        value = data[name] if name is not None else None
+        where = path + f.name
+        if value is None:
+            if f.required:
+                raise missing(where)
+            out[f.name] = [] if f.repeated else f.default
+            continue
+        if f.repeated:
+            if not isinstance(value, list):
+                raise _wrong(where, "a list", value)
+            out[f.name] = [_parse_value(f, item, f"{where}[{i}]") for i, item in enumerate(value)]
+        else:
+            out[f.name] = _parse_value(f, value, where)
+        if f.required and out[f.name] in ("", []):
+            raise missing(where)
+    return out
+
+
+def missing(name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Missing value for required parameter '{name}'.")
+
+
+def _parse_value(f: Field, value: Any, where: str) -> Any:
+    kind = f.kind
+    if kind is Kind.STRING:
+        if isinstance(value, str):
+            return value
+        raise _wrong(where, "a string", value)
+    if kind is Kind.INT64 or kind is Kind.INT32:
+        return _integer(value, where, kind)
+    if kind is Kind.DOUBLE:
+        return _double(value, where)
+    if kind is Kind.BOOL:
+        if isinstance(value, bool):
+            return value
+        raise _wrong(where, "true or false", value)
+    if kind is Kind.ENUM:
+        if isinstance(value, str) and value in f.enum:
+            return value
+        raise InvalidParameterValue(
+            f"Invalid value {value!r} for parameter '{where}': expected one of " + ", ".join(f.enum)
+        )
+    if isinstance(value, dict):
+        return _parse_object(f.fields, value, where + ".")
+    raise _wrong(where, "an object", value)
+
+
+def _integer(value: Any, where: str, kind: Kind) -> int:
+    if isinstance(value, bool):
+        raise _wrong(where, "an integer", value)
+    if isinstance(value, int):
+        number = value
+    elif _integral(value):
+        number = int(value)
+    else:
+        raise _wrong(where, "an integer", value)
+    low, high = (INT64_MIN, INT64_MAX) if kind is Kind.INT64 else (-(2**31), 2**31 - 1)
+    if not low <= number <= high:
+        raise InvalidParameterValue(f"Value {number} for parameter '{where}' is out of range")
+    return number
+
+
+def _integral(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and value.strip().removeprefix("-").isdigit()
+
+
+def _double(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise _wrong(where, "a number", value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        if value in NON_FINITE:
+            return NON_FINITE[value]
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise _wrong(where, "a number", value)
+
+
+def _wrong(where: str, expected: str, value: Any) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Invalid value for parameter '{where}': expected {expected}, got {_json_type(value)}"
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"

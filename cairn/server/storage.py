@@ -1,0 +1,90 @@
+"""Which artifact locations this server reads and writes on a client's behalf.
+
+Clients never choose server-side paths. The server touches only:
+* `mlflow-artifacts:` URIs (and proxy URLs), which name paths under `--artifacts-destination`;
+* locations under one of its own roots (the destination and `--default-artifact-root`), such
+  as the absolute paths that experiments created by a local client on the same database have;
+* URIs of a registered remote scheme (object stores) — credentials are the server's own.
+Everything else, `/etc` or `file:///home/...` included, is refused with INVALID_PARAMETER_VALUE.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from cairn.artifacts import ArtifactRepository, LocalArtifactRepository, get_artifact_repository
+from cairn.artifacts.local import local_root_from_uri
+from cairn.artifacts.paths import is_inside, resolve_under_root, validate_artifact_path
+from cairn.artifacts.registry import LOCAL_SCHEME, uri_scheme
+from cairn.exceptions import InvalidParameterValue
+from cairn.server.config import PROXY_SCHEME, ServerConfig
+
+PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+class ServerStorage:
+    """Resolves artifact URIs to repositories, refusing anything outside the server's roots."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.destination = Path(local_root_from_uri(config.artifacts_destination))
+        roots = [self.destination]
+        root = config.default_artifact_root
+        if root and uri_scheme(root) == LOCAL_SCHEME:
+            roots.append(Path(local_root_from_uri(root)))
+        self.local_roots = tuple(roots)
+
+    def proxy_path(self, uri: str) -> str | None:
+        """The destination-relative path of a proxy URI, or None if `uri` is not one."""
+        parts = urlsplit(uri)
+        if parts.scheme == PROXY_SCHEME:
+            return validate_decoded(parts.path)
+        if parts.scheme in ("http", "https") and PROXY_PATH in parts.path:
+            return validate_decoded(parts.path.split(PROXY_PATH, 1)[1])
+        return None
+
+    def destination_path(self, path: str) -> Path:
+        """Where proxy path `path` lives on disk (validated, symlinks may not escape)."""
+        return resolve_under_root(self.destination, validate_decoded(path))
+
+    def repository(self, uri: str) -> ArtifactRepository:
+        """A repository for an artifact URI stored on an experiment, run or model version."""
+        proxied = self.proxy_path(uri)
+        if proxied is not None:
+            if not self.config.serve_artifacts:
+                raise InvalidParameterValue(
+                    f"Artifact URI {uri!r} goes through the artifact proxy, which this server "
+                    "runs with --no-serve-artifacts"
+                )
+            return LocalArtifactRepository(str(self.destination_path(proxied)))
+        if uri_scheme(uri) == LOCAL_SCHEME:
+            location = local_root_from_uri(uri)
+            if not any(is_inside(root, location) for root in self.local_roots):
+                raise InvalidParameterValue(
+                    f"Artifact location {uri!r} is outside this server's artifact stores"
+                )
+            return LocalArtifactRepository(str(location))
+        if uri_scheme(uri) in ("http", "https"):
+            # The server would fetch whatever the URL names (SSRF); only proxy URLs are served.
+            raise InvalidParameterValue(f"Artifact location {uri!r} is not served by this server")
+        return get_artifact_repository(uri)
+
+    def check_location(self, uri: str) -> None:
+        """Refuse an experiment artifact location the server could not safely serve."""
+        if "\x00" in uri or ".." in uri.replace("\\", "/").split("/"):
+            raise InvalidParameterValue(f"Invalid artifact location {uri!r}")
+        self.repository(uri)
+
+
+def validate_decoded(path: str) -> str:
+    """Percent-decode until stable, then apply the one artifact path rule."""
+    previous = None
+    current = path
+    for _ in range(5):
+        if current == previous:
+            break
+        previous, current = current, unquote(current)
+    if current != previous:
+        raise InvalidParameterValue(f"Invalid path {path!r}: too many levels of encoding")
+    return validate_artifact_path(current.lstrip("/") if path.startswith("/") else current)

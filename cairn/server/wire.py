@@ -1,0 +1,71 @@
+"""JSON on the wire: orjson both ways, with MLflow's spellings of non-finite doubles.
+
+orjson writes NaN and ±inf as `null`; MLflow's protocol writes `"NaN"`, `"Infinity"` and
+`"-Infinity"`. Only metric values can be non-finite, so the conversion happens where metrics
+are turned into dicts (`metric_dict`) instead of walking every response.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from cairn.entities import Metric, Run
+from cairn.entities.metric import metric_fields
+from cairn.exceptions import InvalidParameterValue
+
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise InvalidParameterValue(f"Malformed JSON in request body: {e}") from None
+
+
+def double(value: float) -> float | str:
+    """A double as MLflow writes it: finite numbers as numbers, the rest as strings."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def metric_dict(metric: Metric) -> dict[str, Any]:
+    key, value, timestamp, step = metric_fields(metric)
+    return {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
+
+
+def metric_dicts(metrics: list[Metric]) -> list[dict[str, Any]]:
+    """Many points at once: the history endpoint returns up to millions of them."""
+    isfinite = math.isfinite
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for key, value, timestamp, step in map(metric_fields, metrics):
+        if not isfinite(value):
+            value = double(value)
+        append({"key": key, "value": value, "timestamp": timestamp, "step": step})
+    return out
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    """A run as MLflow sends it: latest metrics only, empty collections omitted."""
+    data: dict[str, Any] = {}
+    if run.data.latest_metrics:
+        data["metrics"] = metric_dicts(list(run.data.latest_metrics))
+    if run.data.params:
+        data["params"] = [{"key": k, "value": v} for k, v in run.data.params.items()]
+    if run.data.tags:
+        data["tags"] = [{"key": k, "value": v} for k, v in run.data.tags.items()]
+    inputs: dict[str, Any] = {}
+    if run.inputs.dataset_inputs:
+        inputs["dataset_inputs"] = [d.to_dict() for d in run.inputs.dataset_inputs]
+    return {"info": run.info.to_dict(), "data": data, "inputs": inputs}
