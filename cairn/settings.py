@@ -76,6 +76,14 @@ SQL_BUSY_TIMEOUT = Setting(
     "60",
     "Seconds a SQLite writer waits (retrying) for the write lock before giving up.",
 )
+SQLITE_SYNCHRONOUS = Setting(
+    "sqlite_synchronous",
+    "CAIRN_SQLITE_SYNCHRONOUS",
+    "NORMAL",
+    "SQLite durability: NORMAL keeps every acknowledged write through a crash or kill of any "
+    "process; FULL also through power loss or an OS crash, at one fsync per commit (about 4x "
+    "slower run creation).",
+)
 SQL_POOL_SIZE = Setting(
     "sql_pool_size",
     "CAIRN_SQL_POOL_SIZE",
@@ -167,6 +175,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     RUN_ID,
     TRUNCATE_LONG_VALUES,
     SQL_BUSY_TIMEOUT,
+    SQLITE_SYNCHRONOUS,
     SQL_POOL_SIZE,
     USER,
     PROJECT_ENTRY_POINT,

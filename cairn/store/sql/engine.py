@@ -80,6 +80,8 @@ def _sqlite_engine(uri: str, url: str) -> Engine:
             url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000, "check_same_thread": False}
         )
 
+    synchronous = sqlite_synchronous()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite: we issue BEGIN ourselves.
@@ -88,7 +90,7 @@ def _sqlite_engine(uri: str, url: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
         if path is not None:
             cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = FULL")  # an acknowledged commit survives power loss
+        cur.execute(f"PRAGMA synchronous = {synchronous}")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA case_sensitive_like = ON")  # LIKE is case-sensitive everywhere
         cur.close()
@@ -110,6 +112,20 @@ def _is_retryable(exc: DBAPIError) -> bool:
         return True
     args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))
     return bool(args) and args[0] in (1213, 1205)  # MySQL deadlock, lock wait timeout
+
+
+def sqlite_synchronous() -> str:
+    """SQLite's `synchronous` level: NORMAL (default) or FULL, from CAIRN_SQLITE_SYNCHRONOUS.
+
+    In WAL mode both keep every acknowledged commit through a crash or kill of any process;
+    FULL also survives power loss, at the price of an fsync (~1 ms) per commit.
+    """
+    value = (settings.SQLITE_SYNCHRONOUS.get() or "NORMAL").strip().upper()
+    if value not in ("NORMAL", "FULL"):
+        raise InvalidParameterValue(
+            f"CAIRN_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {value!r}"
+        )
+    return value
 
 
 def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:

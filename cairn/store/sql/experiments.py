@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, select, text, update
+from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.entities import Experiment, LifecycleStage, PagedList, ViewType
@@ -210,12 +210,20 @@ class ExperimentMethods:
             if row.lifecycle_stage != source.value:
                 raise ResourceDoesNotExist(f"No {source.value} experiment with id={eid}")
             now = now_ms()
+            in_experiment = runs.c.experiment_id == eid
+            if to is LifecycleStage.DELETED:
+                # The deletion time must be later than that of any run deleted on its own
+                # before, even within the same millisecond, or restore could not tell them apart.
+                latest = conn.execute(
+                    select(func.max(runs.c.deleted_time)).where(in_experiment)
+                ).scalar()
+                if latest is not None and latest >= now:
+                    now = latest + 1
             conn.execute(
                 update(experiments)
                 .where(experiments.c.experiment_id == eid)
                 .values(lifecycle_stage=to.value, last_update_time=now)
             )
-            in_experiment = runs.c.experiment_id == eid
             if to is LifecycleStage.DELETED:
                 conn.execute(
                     update(runs)
