@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cairn import settings
@@ -27,7 +27,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
-    max_body_bytes: int = int(settings.SERVER_MAX_BODY_BYTES.default or 16777216)
+    max_body_bytes: int = field(default_factory=lambda: _max_body_bytes())
 
     def resolved(self) -> ServerConfig:
         """The same configuration with relative local paths made absolute (workers may chdir)."""
@@ -69,6 +69,17 @@ class ServerConfig:
         if not raw:
             return cls().resolved()
         return cls(**json.loads(raw))
+
+
+def _max_body_bytes() -> int:
+    raw = settings.SERVER_MAX_BODY_BYTES.get() or ""
+    if not raw.isdigit() or int(raw) < 1:
+        from cairn.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue(
+            f"{settings.SERVER_MAX_BODY_BYTES.env} must be a positive number of bytes, not {raw!r}"
+        )
+    return int(raw)
 
 
 def _replace(config: ServerConfig, **changes: object) -> ServerConfig:
