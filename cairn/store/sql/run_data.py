@@ -342,9 +342,17 @@ def write_inputs(
                 datasets.c.digest == ds.digest,
             )
         ).scalar_one()
-        conn.execute(
-            insert_ignore(run_inputs, dialect), {"run_pk": run_pk, "dataset_pk": dataset_pk}
-        )
+        # As in MLflow, the first time a run logs a dataset wins: logging it again (say, with
+        # another context tag) is ignored rather than rewriting the earlier input. The run's
+        # row is locked, so nothing can link the pair between this check and the insert.
+        already = conn.execute(
+            select(run_inputs.c.run_pk).where(
+                run_inputs.c.run_pk == run_pk, run_inputs.c.dataset_pk == dataset_pk
+            )
+        ).first()
+        if already is not None:
+            continue
+        conn.execute(run_inputs.insert(), {"run_pk": run_pk, "dataset_pk": dataset_pk})
         if item.tags:
             conn.execute(
                 upsert(input_tags, dialect, ["run_pk", "dataset_pk", "key"], ["value"]),
