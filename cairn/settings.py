@@ -32,7 +32,8 @@ TRACKING_URI = Setting(
     "tracking_uri",
     "CAIRN_TRACKING_URI",
     "sqlite:///cairn-data/cairn.db",
-    "Where runs are recorded: a database URI (sqlite:///, postgresql://, mysql://).",
+    "Where runs are recorded: a database URI (sqlite:///, postgresql://, mysql://) or a "
+    "tracking server (http://host:port).",
     "MLFLOW_TRACKING_URI",
 )
 ARTIFACT_ROOT = Setting(

@@ -1,7 +1,7 @@
 """Tracking stores: the protocol and the backends that implement it.
 
 `get_tracking_store(uri)` picks the backend by URI scheme; SQL URIs (sqlite, postgresql,
-mysql) get the SQL store.
+mysql) get the SQL store, `http(s)://` URIs of a tracking server the REST store.
 """
 
 from __future__ import annotations
@@ -15,14 +15,22 @@ _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
 
 
 def get_tracking_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
-    """The store for `uri`; stores are cached per (uri, artifact_root) so engines are shared."""
-    from cairn.store.sql.store import SqlTrackingStore
+    """The store for `uri`; stores are cached per (uri, artifact_root) so engines are shared.
 
+    A server decides its own artifact locations, so `artifact_root` is unused for http(s).
+    """
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme in _SQL_SCHEMES:
+        from cairn.store.sql.store import SqlTrackingStore
+
         return SqlTrackingStore.for_uri(uri, artifact_root)
+    if scheme in ("http", "https"):
+        from cairn.store.rest.store import RestTrackingStore
+
+        return RestTrackingStore.for_uri(uri)
     from cairn.exceptions import InvalidParameterValue
 
     raise InvalidParameterValue(
-        f"Unsupported tracking URI {uri!r}: use sqlite:///path, postgresql://… or mysql://…"
+        f"Unsupported tracking URI {uri!r}: use sqlite:///path, postgresql://…, mysql://… "
+        "or the http(s):// URL of a tracking server"
     )

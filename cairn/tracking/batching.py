@@ -1,40 +1,6 @@
-"""Split a large log_batch into requests every store and server accepts.
+"""Batch splitting lives in the store layer (`cairn.store.batching`), which the REST store
+needs too; the client imports it from here."""
 
-The reference server refuses more than 1000 metrics, 100 params, 100 tags or 1000 entities
-in one request, so the client cuts bigger batches into chunks. Params and tags go first (they
-are few, and a param conflict should fail before thousands of metrics are written).
-"""
+from cairn.store.batching import Chunk, chunk_batch
 
-from __future__ import annotations
-
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-
-from cairn.entities import Metric, Param, RunTag
-
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
-MAX_ENTITIES_PER_BATCH = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    metrics: list[Metric]
-    params: list[Param]
-    tags: list[RunTag]
-
-
-def chunk_batch(
-    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
-) -> Iterator[Chunk]:
-    """Yield chunks within every per-request limit, in order; nothing for an empty batch."""
-    m = p = t = 0
-    while m < len(metrics) or p < len(params) or t < len(tags):
-        chunk_params = list(params[p : p + MAX_PARAMS_TAGS_PER_BATCH])
-        chunk_tags = list(tags[t : t + MAX_PARAMS_TAGS_PER_BATCH])
-        room = MAX_ENTITIES_PER_BATCH - len(chunk_params) - len(chunk_tags)
-        chunk_metrics = list(metrics[m : m + min(room, MAX_METRICS_PER_BATCH)])
-        p += len(chunk_params)
-        t += len(chunk_tags)
-        m += len(chunk_metrics)
-        yield Chunk(chunk_metrics, chunk_params, chunk_tags)
+__all__ = ["Chunk", "chunk_batch"]

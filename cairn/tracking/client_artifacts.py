@@ -27,9 +27,10 @@ _URI_CACHE_SIZE = 1024
 
 
 class ArtifactMethods:
-    """Mixed into `CairnClient`; needs only its store."""
+    """Mixed into `CairnClient`; needs only its store and tracking URI."""
 
     _store: TrackingStore
+    _tracking_uri: str
 
     def __init__(self) -> None:
         # A run's artifact URI never changes: remember it rather than read the run per file.
@@ -37,6 +38,7 @@ class ArtifactMethods:
 
     def _artifact_repo(self, run_id: str) -> ArtifactRepository:
         from cairn.artifacts import get_artifact_repository
+        from cairn.artifacts.proxy_uri import is_proxy_uri, proxy_url
 
         uri = self._artifact_uris.get(run_id)
         if uri is None:
@@ -44,6 +46,9 @@ class ArtifactMethods:
             if len(self._artifact_uris) >= _URI_CACHE_SIZE:
                 self._artifact_uris.clear()
             self._artifact_uris[run_id] = uri
+        if is_proxy_uri(uri):
+            # A server's `mlflow-artifacts:` location: reached through that server's proxy.
+            uri = proxy_url(uri, self._tracking_uri)
         return get_artifact_repository(uri)
 
     def log_artifact(

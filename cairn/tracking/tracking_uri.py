@@ -3,7 +3,8 @@
 Resolution order for the tracking URI: the client's argument, else `set_tracking_uri`, else
 `CAIRN_TRACKING_URI` / `MLFLOW_TRACKING_URI`, else `sqlite:///cairn-data/cairn.db` in the
 current directory. Relative SQLite paths are made absolute when a client is built, so a later
-`os.chdir` cannot silently switch databases.
+`os.chdir` cannot silently switch databases. An `http://` or `https://` URI names a tracking
+server (`cairn server`, or `mlflow server`), reached through the REST store.
 
 MLflow's file store (`./mlruns`, `file:///…`) is deliberately not supported: it cannot search
 or write safely at scale, and a silent fallback would scatter runs in unexpected places.
@@ -28,7 +29,8 @@ _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Point the fluent API and new clients at `uri` (a database URI such as sqlite:///x.db)."""
+    """Point the fluent API and new clients at `uri`: a database URI such as sqlite:///x.db,
+    or the http(s):// URL of a tracking server."""
     global _tracking_uri
     text = os.fspath(uri)
     check_supported(text)
@@ -75,7 +77,8 @@ def check_supported(uri: str) -> None:
         raise InvalidParameterValue(
             f"Tracking URI {uri!r} names a directory (MLflow's file store, e.g. ./mlruns), "
             "which Cairn does not support. Use a database URI instead, for example "
-            "'sqlite:///cairn.db', 'postgresql://user@host/db' or 'mysql://user@host/db'."
+            "'sqlite:///cairn.db', 'postgresql://user@host/db' or 'mysql://user@host/db', "
+            "or a tracking server's URL such as 'http://host:5000'."
         )
 
 
@@ -83,6 +86,8 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     """The URI a client should open: chosen by the resolution order, validated, absolute."""
     chosen = uri if uri is not None else get_tracking_uri()
     check_supported(chosen)
+    if is_http_uri(chosen):
+        return chosen.rstrip("/")
     db_file = sqlite_file(chosen)
     if db_file is None:
         return chosen
@@ -91,6 +96,11 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     absolute = db_file.resolve()
     absolute.parent.mkdir(parents=True, exist_ok=True)
     return f"{prefix}{absolute.as_posix()}" + (f"?{query}" if query else "")
+
+
+def is_http_uri(uri: str) -> bool:
+    """Whether `uri` names a tracking server (http:// or https://) rather than a database."""
+    return uri.partition(":")[0].lower() in ("http", "https")
 
 
 def sqlite_file(uri: str) -> Path | None:
