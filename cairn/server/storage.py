@@ -6,6 +6,11 @@ Clients never choose server-side paths. The server touches only:
   as the absolute paths that experiments created by a local client on the same database have;
 * URIs of a registered remote scheme (object stores) — credentials are the server's own.
 Everything else, `/etc` or `file:///home/...` included, is refused with INVALID_PARAMETER_VALUE.
+
+Proxy paths arrive percent-decoded once (by the HTTP layer, or by `proxy_path` for URIs) and
+are stored under exactly that name, so a file called `100%25.txt` keeps its name. Every further
+decoding must pass the path rules too: `%252e%252e%252f` is `../` to whichever proxy or client
+decodes it one more time, and is refused.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from cairn.artifacts import ArtifactRepository, LocalArtifactRepository, get_artifact_repository
-from cairn.artifacts.local import local_root_from_uri
+from cairn.artifacts.local import TEMP_PREFIX, local_root_from_uri
 from cairn.artifacts.paths import is_inside, resolve_under_root, validate_artifact_path
 from cairn.artifacts.registry import LOCAL_SCHEME, uri_scheme
 from cairn.exceptions import InvalidParameterValue
 from cairn.server.config import PROXY_SCHEME, ServerConfig
 
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+MAX_DECODINGS = 4
+"""Further percent-decodings checked; a path still changing after this many is refused."""
 
 
 class ServerStorage:
@@ -34,19 +41,25 @@ class ServerStorage:
         if root and uri_scheme(root) == LOCAL_SCHEME:
             roots.append(Path(local_root_from_uri(root)))
         self.local_roots = tuple(roots)
+        self.proxy_repository = LocalArtifactRepository(str(self.destination))
+        """The whole destination, as the proxy routes see it."""
 
     def proxy_path(self, uri: str) -> str | None:
         """The destination-relative path of a proxy URI, or None if `uri` is not one."""
         parts = urlsplit(uri)
         if parts.scheme == PROXY_SCHEME:
-            return validate_decoded(parts.path)
-        if parts.scheme in ("http", "https") and PROXY_PATH in parts.path:
-            return validate_decoded(parts.path.split(PROXY_PATH, 1)[1])
-        return None
+            path = parts.path
+        elif parts.scheme in ("http", "https") and PROXY_PATH in parts.path:
+            path = parts.path.split(PROXY_PATH, 1)[1]
+        else:
+            return None
+        # A URI's path is what a client puts in the request URL, which the server decodes once.
+        decoded = unquote(path)
+        return checked_path(decoded[1:] if decoded.startswith("/") else decoded)
 
     def destination_path(self, path: str) -> Path:
         """Where proxy path `path` lives on disk (validated, symlinks may not escape)."""
-        return resolve_under_root(self.destination, validate_decoded(path))
+        return resolve_under_root(self.destination, checked_path(path))
 
     def repository(self, uri: str) -> ArtifactRepository:
         """A repository for an artifact URI stored on an experiment, run or model version."""
@@ -77,14 +90,31 @@ class ServerStorage:
         self.repository(uri)
 
 
-def validate_decoded(path: str) -> str:
-    """Percent-decode until stable, then apply the one artifact path rule."""
-    previous = None
+def checked_path(path: str) -> str:
+    """The canonical form of a once-decoded proxy path, after checking every further decoding.
+
+    Raises InvalidParameterValue for anything the artifact path rules refuse, in `path` itself
+    or in any string it percent-decodes to, and for names reserved for in-flight uploads.
+    """
+    canonical = validate_artifact_path(path)
     current = path
-    for _ in range(5):
-        if current == previous:
+    for _ in range(MAX_DECODINGS):
+        decoded = unquote(current)
+        if decoded == current:
             break
-        previous, current = current, unquote(current)
-    if current != previous:
-        raise InvalidParameterValue(f"Invalid path {path!r}: too many levels of encoding")
-    return validate_artifact_path(current.lstrip("/") if path.startswith("/") else current)
+        try:
+            validate_artifact_path(decoded)
+        except InvalidParameterValue as e:
+            raise InvalidParameterValue(
+                f"Invalid artifact path {path!r}: it percent-decodes to {decoded!r}, which is "
+                f"refused ({e.message})"
+            ) from None
+        current = decoded
+    else:
+        raise InvalidParameterValue(f"Invalid artifact path {path!r}: too many levels of encoding")
+    if any(segment.startswith(TEMP_PREFIX) for segment in canonical.split("/")):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {path!r}: names starting with {TEMP_PREFIX!r} are reserved "
+            "for uploads in progress"
+        )
+    return canonical
