@@ -197,29 +197,55 @@ def local_root_from_uri(uri: str) -> Path:
     return Path(location).absolute()
 
 
+class AtomicFile:
+    """A temporary sibling of `target` that becomes `target` only when complete.
+
+    Readers see the old file or the new one, never a part: data goes to a `.cairn-tmp-*`
+    sibling (hidden from listings), which is fsynced and renamed over `target`, and the
+    directory is fsynced so the rename survives power loss too. Blocking I/O.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.temp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        # 0o666 lets the umask decide permissions, as for any new file (mkstemp forces 0o600).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(self.temp, flags, 0o666)
+        self.file = os.fdopen(fd, "wb", buffering=CHUNK_SIZE)
+
+    def write(self, chunks: list[bytes]) -> None:
+        self.file.writelines(chunks)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.temp, self.target)
+        fsync_directory(self.target.parent)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.temp)
+
+
 def copy_atomically(source: Path, target: Path, progress: ProgressCallback | None = None) -> None:
     """Copy `source` to `target` so that `target` is never seen half written."""
-    temp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-    # 0o666 lets the umask decide permissions, as for any new file (mkstemp would force 0o600).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(temp, flags, 0o666)
+    partial = AtomicFile(target)
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        with source.open("rb") as src:
             while chunk := src.read(CHUNK_SIZE):
-                out.write(chunk)
+                partial.write([chunk])
                 if progress is not None:
                     progress(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
+        partial.commit()
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        partial.discard()
         raise
-    _fsync_directory(target.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make the rename itself durable: a written artifact survives a power loss too."""
     if os.name != "posix":
         return

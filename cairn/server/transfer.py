@@ -8,10 +8,8 @@ taken the previous piece of a body, so a fast client cannot fill the server's me
 
 from __future__ import annotations
 
-import contextlib
 import mimetypes
 import os
-import secrets
 import stat
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -23,43 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from cairn.artifacts.local import CHUNK_SIZE, TEMP_PREFIX, _fsync_directory
+from cairn.artifacts.local import CHUNK_SIZE, AtomicFile
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 
 FALLBACK_TYPE = "application/octet-stream"
-
-
-class PartialFile:
-    """A temporary file beside `target` that becomes `target` only when complete.
-
-    Same scheme as the local repository's atomic copies (a `.cairn-tmp-*` sibling, fsync,
-    `os.replace`, fsync of the directory): readers see the old file or the new one, never a
-    part, and listings hide the temporary name. Blocking; call it from a worker thread.
-    """
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.temp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-        # 0o666 lets the umask decide permissions, as for any new file.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(self.temp, flags, 0o666)
-        self.file = os.fdopen(fd, "wb", buffering=CHUNK_SIZE)
-
-    def write(self, chunks: list[bytes]) -> None:
-        self.file.writelines(chunks)
-
-    def commit(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temp, self.target)
-        _fsync_directory(self.target.parent)
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.temp)
 
 
 async def receive_file(request: Request, target: Path) -> int:
@@ -69,7 +34,7 @@ async def receive_file(request: Request, target: Path) -> int:
     went away, or sent less than it declared) nothing is stored and the error propagates.
     """
     declared = request.headers.get("content-length")
-    partial = await run_in_threadpool(PartialFile, target)
+    partial = await run_in_threadpool(AtomicFile, target)
     try:
         size = 0
         pending: list[bytes] = []
