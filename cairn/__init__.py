@@ -38,6 +38,7 @@ from cairn.tracking.fluent import (
 )
 from cairn.tracking.fluent_logging import (
     delete_tag,
+    flush,
     flush_async_logging,
     get_artifact_uri,
     log_artifact,
@@ -87,6 +88,7 @@ __all__ = [
     "end_run",
     "entities",
     "exceptions",
+    "flush",
     "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = {
     "ActiveRun",
+    "flush",
     "flush_async_logging",
     "CairnClient",
     "CairnException",

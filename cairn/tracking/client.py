@@ -4,6 +4,12 @@ Thin by design: the store validates and raises `cairn.exceptions`; the client fi
 (timestamps, steps), converts Python values to the wire types (params and tags are strings,
 metrics floats), splits big batches, and moves artifacts between local files and a run's
 artifact root. Artifact methods live in `ArtifactMethods` (`client_artifacts.py`).
+
+With a remote store, `log_metric`, `log_param`, `set_tag` and `log_batch` queue their values
+for a background sender (`async_logging`) and return at once; `synchronous=True` or
+CAIRN_SYNCHRONOUS_LOGGING=true writes before returning, `synchronous=False` queues with any
+store. Every other call reaches the store through `SyncedStore`, which first waits for queued
+writes, so reads see this process's own writes.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from __future__ import annotations
 import numbers
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from cairn import settings
 from cairn.entities import (
     DatasetInput,
     Experiment,
@@ -26,6 +33,8 @@ from cairn.entities import (
 )
 from cairn.exceptions import InvalidParameterValue
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from cairn.tracking import async_logging
+from cairn.tracking.async_logging import RunOperations, SyncedStore
 from cairn.tracking.batching import chunk_batch
 from cairn.tracking.client_artifacts import ArtifactMethods
 from cairn.tracking.tracking_uri import resolve_artifact_root, resolve_tracking_uri
@@ -65,8 +74,12 @@ class CairnClient(ArtifactMethods):
             )
         else:
             self._tracking_uri = tracking_uri or str(getattr(store, "db_uri", ""))
-        self._store: TrackingStore = store
+        self._raw_store = store
+        # Every method reaches the store through this view, which first waits for queued
+        # writes; only the sender thread uses the raw store.
+        self._store: TrackingStore = cast("TrackingStore", SyncedStore(store))
         self._registry_uri = registry_uri or self._tracking_uri
+        self._remote = _is_remote(store, self._tracking_uri)
 
     @property
     def tracking_uri(self) -> str:
@@ -74,7 +87,36 @@ class CairnClient(ArtifactMethods):
 
     @property
     def store(self) -> TrackingStore:
-        return self._store
+        return self._raw_store
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Wait until every value queued by asynchronous logging in this process is sent,
+        then raise what failed (only failures of `run_id`, when given), each failure once."""
+        async_logging.queue().flush(run_id)
+
+    def _queues(self, synchronous: bool | None) -> bool:
+        """Whether a logging call is queued: as told, else for remote stores unless
+        CAIRN_SYNCHRONOUS_LOGGING is set."""
+        if synchronous is not None:
+            return not synchronous
+        return self._remote and not settings.SYNCHRONOUS_LOGGING.get_bool()
+
+    def _enqueue(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> RunOperations:
+        """Check the values as the store would (so bad input raises here, now) and queue."""
+        async_logging.queue().put(
+            self._raw_store,
+            run_id,
+            async_logging.checked_metrics(metrics),
+            async_logging.checked_params(params),
+            async_logging.checked_tags(tags),
+        )
+        return RunOperations(run_id)
 
     def __repr__(self) -> str:
         return f"CairnClient(tracking_uri={self._tracking_uri!r})"
@@ -187,18 +229,32 @@ class CairnClient(ArtifactMethods):
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
-    ) -> None:
-        """Record one metric point. `synchronous` is accepted for MLflow compatibility;
-        Cairn always writes before returning."""
-        self._store.log_metric(run_id, make_metric(key, value, timestamp, step))
+    ) -> RunOperations | None:
+        """Record one metric point. Queued (see `synchronous` in the class docs), it returns
+        a `RunOperations` whose `wait()` flushes the run; written at once, None."""
+        metric = make_metric(key, value, timestamp, step)
+        if self._queues(synchronous):
+            return self._enqueue(run_id, metrics=[metric])
+        self._store.log_metric(run_id, metric)
+        return None
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Record a param (stored as `str(value)`; params are write-once). Returns `value`."""
-        self._store.log_param(run_id, Param(key, str(value)))
+        param = Param(key, str(value))
+        if self._queues(synchronous):
+            self._enqueue(run_id, params=[param])
+        else:
+            self._store.log_param(run_id, param)
         return value
 
-    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
-        self._store.set_tag(run_id, RunTag(key, str(value)))
+    def set_tag(
+        self, run_id: str, key: str, value: Any, synchronous: bool | None = None
+    ) -> RunOperations | None:
+        tag = RunTag(key, str(value))
+        if self._queues(synchronous):
+            return self._enqueue(run_id, tags=[tag])
+        self._store.set_tag(run_id, tag)
+        return None
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._store.delete_tag(run_id, key)
@@ -210,11 +266,17 @@ class CairnClient(ArtifactMethods):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         synchronous: bool | None = None,
-    ) -> None:
+    ) -> RunOperations | None:
         """Record many values, split into requests of at most 1000 metrics, 100 params and
-        100 tags. Each chunk is atomic; the whole batch is not once it needs several."""
+        100 tags. Each chunk is atomic; the whole batch is not once it needs several (nor
+        when queued: queued params travel apart from metrics and tags)."""
+        if self._queues(synchronous):
+            if not (metrics or params or tags):
+                return None
+            return self._enqueue(run_id, metrics, params, tags)
         for chunk in chunk_batch(list(metrics), list(params), list(tags)):
             self._store.log_batch(run_id, chunk.metrics, chunk.params, chunk.tags)
+        return None
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
         """Record the datasets a run used (see `cairn.data` to describe them)."""
@@ -278,6 +340,14 @@ def metric_value(key: str, value: Any) -> float:
     raise InvalidParameterValue(
         f"Got invalid value {value!r} for metric '{key}': metric values must be numbers."
     )
+
+
+def _is_remote(store: TrackingStore, tracking_uri: str) -> bool:
+    """A store behind a network round trip: where queued logging pays off."""
+    if getattr(store, "is_remote", False):
+        return True
+    uris = (tracking_uri, str(getattr(store, "tracking_uri", "")))
+    return any(uri.partition(":")[0].lower() in ("http", "https") for uri in uris)
 
 
 def _parse_status(status: RunStatus | str) -> RunStatus:

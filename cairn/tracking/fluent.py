@@ -10,7 +10,6 @@ the tracking URI changes meanwhile. Logging functions are in `fluent_logging`, s
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -229,29 +228,46 @@ def _resume(
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
-    """End the active run (FINISHED unless told otherwise); nothing happens without one."""
+    """End the active run (FINISHED unless told otherwise); nothing happens without one.
+
+    Values still queued for the run are sent first. If any of them failed, the run is ended
+    all the same (with `status`: the program did finish) and the failure is raised after.
+    """
     runs = run_context.stack()
     if not runs:
         return
     run = runs.pop()
     run_id = run.info.run_id
     run_context.set_last_run_id(run_id)
+    c = client_for_run(run_id)
     try:
-        client_for_run(run_id).set_terminated(run_id, status)
+        c.flush(run_id)
     finally:
-        _run_clients.pop(run_id, None)
+        try:
+            c.set_terminated(run_id, status)
+        finally:
+            _run_clients.pop(run_id, None)
 
 
 def _end_from_context(active: ActiveRun, status: RunStatus) -> None:
-    """End `active`, and any run nested in it that is still open, with `status`."""
+    """End `active`, and any run nested in it that is still open, with `status`.
+
+    Every run is ended even if ending one fails; the first failure is raised at the end.
+    """
     runs = run_context.stack()
     if all(r.info.run_id != active.info.run_id for r in runs):
         return  # already ended inside the block
+    failure: Exception | None = None
     while runs:
         top_id = runs[-1].info.run_id
-        end_run(status)
+        try:
+            end_run(status)
+        except Exception as exc:
+            failure = failure or exc
         if top_id == active.info.run_id:
-            return
+            break
+    if failure is not None:
+        raise failure
 
 
 def active_run() -> ActiveRun | None:
@@ -301,5 +317,7 @@ def _end_runs_at_exit() -> None:
     if crashed is not None and not hasattr(sys, "ps1"):  # ps1: interactive, errors are old
         status = RunStatus.KILLED if isinstance(crashed, KeyboardInterrupt) else RunStatus.FAILED
     while run_context.stack():
-        with contextlib.suppress(Exception):
+        try:
             end_run(status)
+        except Exception as exc:  # nobody to raise to: say it rather than lose it
+            print(f"cairn: ending a run at exit failed: {exc}", file=sys.stderr)

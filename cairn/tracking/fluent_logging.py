@@ -1,8 +1,9 @@
 """Fluent logging: params, metrics, tags, artifacts and dataset inputs of the active run.
 
 Every function writes to the active run of this thread, starting one if there is none (as
-MLflow does), unless a `run_id` is given. `synchronous` arguments are accepted for MLflow
-compatibility; Cairn always writes before returning.
+MLflow does), unless a `run_id` is given. Params, metrics and tags are queued and sent in the
+background when the tracking store is remote (see `async_logging`); `synchronous=True`
+writes before returning, `synchronous=False` queues with any store.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from cairn import entities
 from cairn.entities import DATASET_CONTEXT_TAG, DatasetInput, InputTag, Param, RunTag
+from cairn.tracking import async_logging
+from cairn.tracking.async_logging import RunOperations
 from cairn.tracking.client import CairnClient, make_metric, now_ms
 from cairn.tracking.fluent import client_for_run, get_or_start_run
 
@@ -25,15 +28,16 @@ def _target(run_id: str | None = None) -> tuple[CairnClient, str]:
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Record a param of the active run (write-once); returns `value`."""
     c, run_id = _target()
-    return c.log_param(run_id, key, value)
+    return c.log_param(run_id, key, value, synchronous=synchronous)
 
 
 def log_params(
     params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
-) -> None:
+) -> RunOperations | None:
     """Record several params in one batch."""
     c, rid = _target(run_id)
-    c.log_batch(rid, params=[Param(str(k), str(v)) for k, v in params.items()])
+    items = [Param(str(k), str(v)) for k, v in params.items()]
+    return c.log_batch(rid, params=items, synchronous=synchronous)
 
 
 def log_metric(
@@ -43,10 +47,11 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-) -> None:
-    """Record one metric point (step 0 and the current time unless given)."""
+) -> RunOperations | None:
+    """Record one metric point (step 0 and the current time unless given). Returns a
+    `RunOperations` (its `wait()` flushes the run) when the point was queued, else None."""
     c, rid = _target(run_id)
-    c.log_metric(rid, key, value, timestamp=timestamp, step=step)
+    return c.log_metric(rid, key, value, timestamp=timestamp, step=step, synchronous=synchronous)
 
 
 def log_metrics(
@@ -55,22 +60,24 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-) -> None:
+) -> RunOperations | None:
     """Record several metrics at one step and time, in one batch."""
     c, rid = _target(run_id)
     ts = now_ms() if timestamp is None else timestamp
-    c.log_batch(rid, metrics=[make_metric(str(k), v, ts, step) for k, v in metrics.items()])
+    items = [make_metric(str(k), v, ts, step) for k, v in metrics.items()]
+    return c.log_batch(rid, metrics=items, synchronous=synchronous)
 
 
-def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
     c, run_id = _target()
-    c.set_tag(run_id, key, value)
+    return c.set_tag(run_id, key, value, synchronous=synchronous)
 
 
-def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Set several tags in one batch."""
     c, run_id = _target()
-    c.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+    items = [RunTag(str(k), str(v)) for k, v in tags.items()]
+    return c.log_batch(run_id, tags=items, synchronous=synchronous)
 
 
 def delete_tag(key: str) -> None:
@@ -172,5 +179,11 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 
 def flush_async_logging() -> None:
-    """MLflow's wait for queued asynchronous writes. Cairn writes before every logging call
-    returns (`synchronous=False` included), so there is never anything queued to wait for."""
+    """Wait until every queued param, metric and tag of this process is sent, then raise
+    what failed (each failure once; several are listed in one exception's message)."""
+    async_logging.queue().flush()
+
+
+def flush() -> None:
+    """Cairn's short name for `flush_async_logging`."""
+    async_logging.queue().flush()

@@ -20,7 +20,9 @@ class ActiveRun(Run):
     """A run started by `start_run`; as a context manager it ends the run on exit.
 
     Leaving the block normally ends it FINISHED, through an exception FAILED, through
-    Ctrl-C (KeyboardInterrupt) KILLED. `info` and `data` are a snapshot taken at start.
+    Ctrl-C (KeyboardInterrupt) KILLED. If ending fails (queued values that could not be
+    logged), that error is raised, unless the block is already raising: then it is added as
+    a note to the block's exception. `info` and `data` are a snapshot taken at start.
     """
 
     def __init__(self, run: Run, end: Callable[[ActiveRun, RunStatus], None]) -> None:
@@ -42,7 +44,14 @@ class ActiveRun(Run):
             status = RunStatus.KILLED
         else:
             status = RunStatus.FAILED
-        self._end(self, status)  # type: ignore[attr-defined]
+        try:
+            self._end(self, status)  # type: ignore[attr-defined]
+        except Exception as failure:
+            if exc is None:
+                raise
+            # The block's own exception matters more; keep it, and say what else went wrong
+            # (e.g. queued values that failed to log) rather than lose it.
+            exc.add_note(f"Ending run {self.info.run_id} also failed: {failure!r}")
         return False
 
     def __repr__(self) -> str:

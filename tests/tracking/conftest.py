@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.tracking import fluent, run_context, tracking_uri
+from cairn.tracking import async_logging, fluent, run_context, tracking_uri
 from cairn.tracking.client import CairnClient
 
 # Variables that would leak a developer's own setup into the tests.
@@ -32,7 +32,8 @@ _ENV = (
 
 @pytest.fixture(autouse=True)
 def isolated_fluent_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no active run, no chosen experiment or URI, in its own cwd."""
+    """Each test starts with no active run, no chosen experiment or URI, in its own cwd,
+    and leaves no queued writes behind nor background-logging failures it did not raise."""
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -41,6 +42,9 @@ def isolated_fluent_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     while stack:
         with contextlib.suppress(Exception):
             fluent.end_run()
+    queue = async_logging.queue()
+    queue.wait()
+    assert queue.take_failures() == [], "the test left background-logging failures unraised"
     run_context.set_last_run_id(None)
     tracking_uri.reset_tracking_uri()
     fluent._forget_experiment()
