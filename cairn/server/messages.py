@@ -11,6 +11,7 @@ fields in the query string, lists as repeated keys. Every mismatch is an
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,6 +21,7 @@ from cairn.exceptions import InvalidParameterValue
 from cairn.server.wire import NON_FINITE
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
 
 
 class Kind(Enum):
@@ -139,9 +141,13 @@ def missing(name: str) -> InvalidParameterValue:
 def _parse_value(f: Field, value: Any, where: str) -> Any:
     kind = f.kind
     if kind is Kind.STRING:
-        if isinstance(value, str):
-            return value
-        raise _wrong(where, "a string", value)
+        if not isinstance(value, str):
+            raise _wrong(where, "a string", value)
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in text, and no name, key or value needs one: refuse
+            # it on every backend alike.
+            raise InvalidParameterValue(f"Parameter '{where}' must not contain NUL characters")
+        return value
     if kind is Kind.INT64 or kind is Kind.INT32:
         return _integer(value, where, kind)
     if kind is Kind.DOUBLE:
@@ -179,7 +185,7 @@ def _integer(value: Any, where: str, kind: Kind) -> int:
 def _integral(value: Any) -> bool:
     if isinstance(value, float):
         return value.is_integer()
-    return isinstance(value, str) and value.strip().removeprefix("-").isdigit()
+    return isinstance(value, str) and _DECIMAL.fullmatch(value.strip()) is not None
 
 
 def _double(value: Any, where: str) -> float:
