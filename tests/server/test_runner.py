@@ -1,0 +1,145 @@
+"""`cairn.server.runner`: TCP_NODELAY on every accepted connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import uvloop
+
+from cairn.server import runner
+from cairn.server.runner import NoDelayHttpToolsProtocol, set_nodelay
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+
+def nodelay(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+@pytest.mark.parametrize("loop_name", sorted(LOOPS))
+def test_set_nodelay_on_an_accepted_tcp_socket(loop_name: str) -> None:
+    """Accept a real TCP connection, switch Nagle back on, and let set_nodelay turn it off."""
+    seen: dict[str, int] = {}
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            # Event loops may already set TCP_NODELAY; clear it so the test shows set_nodelay's
+            # effect. Some loops only expose a proxy of the socket, so use a duplicate of its fd.
+            fd = transport.get_extra_info("socket").fileno()
+            with socket.socket(fileno=socket.dup(fd)) as sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+                seen["before"] = nodelay(sock)
+                set_nodelay(transport)
+                seen["after"] = nodelay(sock)
+            transport.close()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Probe, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(200):
+            if "after" in seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    loop = LOOPS[loop_name]()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert seen["before"] == 0
+    assert seen["after"] != 0
+
+
+class FakeTransport:
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.sock if name == "socket" else default
+
+
+def test_set_nodelay_ignores_what_it_cannot_set() -> None:
+    set_nodelay(FakeTransport(None))  # type: ignore[arg-type]  # no socket at all
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        set_nodelay(FakeTransport(left))  # type: ignore[arg-type]  # not TCP: left alone
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.close()
+    set_nodelay(FakeTransport(closed))  # type: ignore[arg-type]  # closed by the peer already
+
+
+def test_set_nodelay_swallows_os_errors() -> None:
+    class Refusing:
+        family = socket.AF_INET
+
+        def setsockopt(self, *args: Any) -> None:
+            raise OSError("connection reset")
+
+    set_nodelay(FakeTransport(Refusing()))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(app: Any) -> Iterator[str]:
+    """The runner's protocol class on a real uvicorn server, in this process."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, http=NoDelayHttpToolsProtocol, loop="asyncio", log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        assert server.started
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_the_protocol_sets_nodelay_on_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: list[int] = []
+    original = runner.set_nodelay
+
+    def recording(transport: asyncio.BaseTransport) -> None:
+        fd = transport.get_extra_info("socket").fileno()
+        with socket.socket(fileno=socket.dup(fd)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+            original(transport)
+            recorded.append(nodelay(sock))
+
+    monkeypatch.setattr(runner, "set_nodelay", recording)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with uvicorn_in_thread(app) as url:
+        for _ in range(3):  # three separate connections
+            assert httpx.get(url).text == "ok"
+        with httpx.Client() as client:  # one more, reused: still one call for it
+            for _ in range(3):
+                assert client.get(url).status_code == 200
+    assert len(recorded) == 4
+    assert all(recorded)
