@@ -21,8 +21,14 @@ class OrderKey:
     ascending: bool = True
 
 
+MAX_ORDER_BY = 20
+"""Sort keys per search: each one on a param, tag or metric is a join in SQL."""
+
+
 def parse_order_by(clauses: Sequence[str] | None, schema: SearchSchema) -> tuple[OrderKey, ...]:
     """Parse each clause; the same key twice (whatever its spelling) is an error."""
+    if clauses and len(clauses) > MAX_ORDER_BY:
+        raise InvalidFilter(f"order_by may hold at most {MAX_ORDER_BY} clauses, got {len(clauses)}")
     keys: list[OrderKey] = []
     seen: dict[tuple[Entity, str], str] = {}
     for clause in clauses or ():

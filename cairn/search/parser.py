@@ -92,12 +92,22 @@ def resolve_identifier(
     return spec.entity, attribute.name, attribute.field, name
 
 
+MAX_COMPARISONS = 100
+"""Comparisons per filter. Databases nest one expression per comparison (SQLite stops at a
+depth of 1000); a list such as `run_id IN (...)` counts once, however long."""
+MAX_NESTING = 32
+"""Parentheses inside parentheses; deeper would exhaust the parser's recursion."""
+INT64_MAX = 2**63 - 1
+
+
 class _Parser:
     def __init__(self, text: str, schema: SearchSchema) -> None:
         self.text = text
         self.schema = schema
         self.tokens = tokenize(text)
         self.i = 0
+        self.comparisons = 0
+        self.depth = 0
 
     # -- token helpers -------------------------------------------------------------------------
     @property
@@ -157,8 +167,12 @@ class _Parser:
         if token.kind is Kind.LPAREN:
             if not self.schema.allow_or:
                 raise self.fail(f"parentheses are not supported when searching {self.schema.name}")
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"parentheses may be nested at most {MAX_NESTING} deep")
             self.advance()
             node = self.or_expr()
+            self.depth -= 1
             if self.tok.kind is not Kind.RPAREN:
                 if self.tok.kind is Kind.EOF:
                     raise self.fail(f"missing ')' to close the '(' at position {token.position}")
@@ -174,6 +188,9 @@ class _Parser:
         )
 
     def comparison(self) -> Comparison:
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.fail(f"a filter may hold at most {MAX_COMPARISONS} comparisons")
         ident_token = self.advance()
         entity, key, field, name = resolve_identifier(ident_token, self.schema, self.text)
         if not field.ops:
@@ -240,13 +257,11 @@ class _Parser:
         number = token.value
         assert isinstance(number, int | float)
         if field.value_type is ValueType.INTEGER:
-            if isinstance(number, float):
-                if not number.is_integer():
-                    raise self.fail(
-                        f"{name} is compared with whole numbers, not {token.text}", token
-                    )
-                return int(number)
-            return number
+            if isinstance(number, float) and not number.is_integer():
+                raise self.fail(f"{name} is compared with whole numbers, not {token.text}", token)
+            if abs(number) > INT64_MAX:
+                raise self.fail(f"{token.text} is out of range for {name} (64-bit)", token)
+            return int(number)
         return float(number)
 
     def string_list(self, op: Op) -> tuple[str, ...]:

@@ -28,6 +28,12 @@ MAX_DATASET_SCHEMA = 1048575
 MAX_DATASET_PROFILE = 16777215
 MAX_INPUT_TAG_KEY = 255
 MAX_INPUT_TAG_VALUE = 500
+MAX_DATASET_SOURCE_TYPE = 36
+MAX_RUN_NAME_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
+MAX_ARTIFACT_LOCATION_LENGTH = 1900  # run URIs append /<run id>/artifacts within 2000
+MAX_TEXT_BYTES = 65535  # MySQL's TEXT holds bytes, not characters
+RUN_NAME_TAG = "mlflow.runName"
 
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
 # Keys already checked in this process: metric keys repeat millions of times.
@@ -74,7 +80,36 @@ def param_value(param: Param) -> str:
 
 
 def tag_value(tag: RunTag) -> str:
-    return _fit(_as_str(tag.value, "tag", tag.key), MAX_TAG_VALUE_LENGTH, "Tag", tag.key)
+    value = _fit(_as_str(tag.value, "tag", tag.key), MAX_TAG_VALUE_LENGTH, "Tag", tag.key)
+    if tag.key == RUN_NAME_TAG:
+        validate_run_name(value)
+    return value
+
+
+def validate_run_name(name: str) -> str:
+    """The run name is also a column of its own, as long as MLflow's."""
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Run name is {len(name)} characters long; the limit is {MAX_RUN_NAME_LENGTH}."
+        )
+    return name
+
+
+def validate_user_id(user_id: str) -> str:
+    if len(user_id) > MAX_USER_ID_LENGTH:
+        raise InvalidParameterValue(
+            f"user_id is {len(user_id)} characters long; the limit is {MAX_USER_ID_LENGTH}."
+        )
+    return user_id
+
+
+def validate_artifact_location(location: str) -> str:
+    if len(location) > MAX_ARTIFACT_LOCATION_LENGTH:
+        raise InvalidParameterValue(
+            f"artifact_location is {len(location)} characters long; the limit is "
+            f"{MAX_ARTIFACT_LOCATION_LENGTH}."
+        )
+    return location
 
 
 def _as_str(value: object, what: str, key: str) -> str:
@@ -168,6 +203,11 @@ def validate_experiment_tag(key: str, value: str) -> None:
             f"Experiment tag '{key}' has a value of {len(value)} characters; the limit is "
             f"{MAX_EXPERIMENT_TAG_VALUE_LENGTH}."
         )
+    if len(value) * 4 > MAX_TEXT_BYTES and len(value.encode()) > MAX_TEXT_BYTES:
+        raise InvalidParameterValue(
+            f"Experiment tag '{key}' has a value of {len(value.encode())} bytes in UTF-8; the "
+            f"limit is {MAX_TEXT_BYTES}."
+        )
 
 
 def parse_id(value: object, what: str) -> int:
@@ -183,6 +223,7 @@ def validate_dataset_input(item: DatasetInput) -> None:
     for field, value, limit in (
         ("name", ds.name, MAX_DATASET_NAME),
         ("digest", ds.digest, MAX_DATASET_DIGEST),
+        ("source_type", ds.source_type, MAX_DATASET_SOURCE_TYPE),
         ("source", ds.source, MAX_DATASET_SOURCE),
         ("schema", ds.schema, MAX_DATASET_SCHEMA),
         ("profile", ds.profile, MAX_DATASET_PROFILE),

@@ -70,6 +70,8 @@ class ExperimentMethods:
         tags: dict[str, str] | None = None,
     ) -> str:
         validation.validate_experiment_name(name)
+        if artifact_location:
+            validation.validate_artifact_location(artifact_location)
         tag_items = dict(tags or {})
         for key, value in tag_items.items():
             validation.validate_experiment_tag(key, value)

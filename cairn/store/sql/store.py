@@ -96,6 +96,7 @@ class SqlTrackingStore(ExperimentMethods):
         run_name: str | None = None,
     ) -> Run:
         eid = validation.parse_id(experiment_id, "experiment id")
+        validation.validate_user_id(user_id or "")
         tag_list = list(tags)
         named = [t.value for t in tag_list if t.key == RUN_NAME_TAG]
         if run_name and named and named[-1] != run_name:
@@ -103,7 +104,9 @@ class SqlTrackingStore(ExperimentMethods):
                 f"Both run_name={run_name!r} and tag {RUN_NAME_TAG}={named[-1]!r} were given; "
                 "they must agree."
             )
-        name = run_name or (named[-1] if named else "") or generate_run_name()
+        name = validation.validate_run_name(
+            run_name or (named[-1] if named else "") or generate_run_name()
+        )
         if not named:
             tag_list.append(RunTag(RUN_NAME_TAG, name))
         for tag in tag_list:
@@ -196,7 +199,7 @@ class SqlTrackingStore(ExperimentMethods):
         if end_time is not None:
             values["end_time"] = validation.as_int64(end_time, "end_time")
         if run_name:
-            values["name"] = run_name
+            values["name"] = validation.validate_run_name(run_name)
 
         def work(conn: Connection) -> RunInfo:
             run_pk = self._active_run_pk(conn, run_id)
