@@ -52,8 +52,12 @@ class InvalidFilter(InvalidParameterValue):
 
     def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
         if position is not None and text:
-            pointer = " " * position + "^"
-            message = f"{message} (at position {position})\n  {text}\n  {pointer}"
+            # Long filters are shown as a window around the position, not echoed whole.
+            start = max(0, position - 60)
+            shown = text[start : position + 60]
+            prefix, suffix = ("…" if start else ""), ("…" if position + 60 < len(text) else "")
+            pointer = " " * (len(prefix) + position - start) + "^"
+            message = f"{message} (at position {position})\n  {prefix}{shown}{suffix}\n  {pointer}"
         super().__init__(message)
         self.text = text
         self.position = position

@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cairn.exceptions import InvalidParameterValue, RequestTooLarge
+from cairn.exceptions import CairnException, InvalidParameterValue, RequestTooLarge
 from cairn.server import proxy, wire
 from cairn.server.config import ServerConfig
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint, all_endpoints
-from cairn.server.errors import EXCEPTION_HANDLERS
+from cairn.server.errors import EXCEPTION_HANDLERS, error_response, log
 from cairn.server.messages import parse_json, parse_query
 from cairn.server.storage import ServerStorage
 from cairn.version import __version__
@@ -89,7 +89,17 @@ def json_handler(
             fields = parse_query(message, request.query_params.multi_items())
         else:
             fields = parse_json(message, await json_body(request, limit))
-        result = await run_in_threadpool(handler, ctx, fields)
+        try:
+            result = await run_in_threadpool(handler, ctx, fields)
+        except CairnException as exc:
+            return error_response(exc.http_status, exc.error_code, exc.message)
+        except Exception:
+            # Answered here rather than by the outermost middleware, which would also drop
+            # the client's keep-alive connection.
+            log.exception("Unhandled error in %s %s", request.method, request.url.path)
+            return error_response(
+                500, "INTERNAL_ERROR", "Internal server error; see the server log"
+            )
         return Response(wire.dumps(result), media_type="application/json")
 
     handle.__name__ = endpoint.handler.__name__

@@ -193,7 +193,7 @@ def _double(value: Any, where: str) -> float:
         raise _wrong(where, "a number", value)
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and "_" not in value:  # float() would take "1_000"
         if value in NON_FINITE:
             return NON_FINITE[value]
         try:
