@@ -23,7 +23,7 @@ class Experiment:
             "experiment_id": self.experiment_id,
             "name": self.name,
             "artifact_location": self.artifact_location,
-            "lifecycle_stage": str(self.lifecycle_stage),
+            "lifecycle_stage": self.lifecycle_stage._value_,
             "tags": [{"key": k, "value": v} for k, v in self.tags.items()],
         }
         if self.creation_time is not None:

@@ -49,9 +49,9 @@ class RunInfo:
             "run_name": self.run_name,
             "experiment_id": self.experiment_id,
             "user_id": self.user_id,
-            "status": str(self.status),
+            "status": self.status._value_,  # _value_: a plain attribute, unlike .value
             "artifact_uri": self.artifact_uri,
-            "lifecycle_stage": str(self.lifecycle_stage),
+            "lifecycle_stage": self.lifecycle_stage._value_,
         }
         if self.start_time is not None:
             d["start_time"] = self.start_time

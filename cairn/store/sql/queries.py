@@ -23,10 +23,11 @@ def now_ms() -> int:
 def rows_in_order(conn: Connection, key: Column[Any], keys: Sequence[Any]) -> list[Row[Any]]:
     """The rows of `key`'s table whose `key` is in `keys`, in the order of `keys`."""
     table = key.table
+    position = list(table.columns).index(key)
     by_key: dict[Any, Row[Any]] = {}
     for chunk in chunks(keys):
-        for row in conn.execute(select(table).where(key.in_(chunk))):
-            by_key[row._mapping[key]] = row
+        for row in conn.execute(select(table).where(key.in_(chunk))).all():
+            by_key[row[position]] = row
     return [by_key[k] for k in keys]
 
 

@@ -363,6 +363,10 @@ def write_inputs(
             )
 
 
+_STATUSES = {s.value: s for s in RunStatus}
+_STAGES = {s.value: s for s in LifecycleStage}
+
+
 def run_info(r: Row[Any]) -> RunInfo:
     """The RunInfo of a row of the runs table."""
     return RunInfo(
@@ -370,47 +374,63 @@ def run_info(r: Row[Any]) -> RunInfo:
         experiment_id=str(r.experiment_id),
         run_name=r.name,
         user_id=r.user_id,
-        status=RunStatus(r.status),
+        status=_STATUSES[r.status],
         start_time=r.start_time,
         end_time=r.end_time,
         artifact_uri=r.artifact_uri,
-        lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+        lifecycle_stage=_STAGES[r.lifecycle_stage],
     )
 
 
 def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> list[Run]:
-    """Full Run entities for `rows` of the runs table, with a fixed number of queries."""
+    """Full Run entities for `rows` of the runs table, with a fixed number of queries.
+
+    A search page is up to thousands of runs, so rows are unpacked as tuples and entities
+    built with as few intermediate objects as possible.
+    """
     pks = [r.run_pk for r in rows]
-    latest: dict[int, list[tuple[int, Any]]] = {pk: [] for pk in pks}
+    latest: dict[int, list[tuple[int, Any, int, int]]] = {pk: [] for pk in pks}
     param_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
     tag_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
     input_map: dict[int, list[DatasetInput]] = {pk: [] for pk in pks}
-    key_ids: set[int] = set()
+    lm = latest_metrics.c
     for chunk in chunks(pks):
-        for lm in conn.execute(select(latest_metrics).where(latest_metrics.c.run_pk.in_(chunk))):
-            latest[lm.run_pk].append((lm.key_id, lm))
-            key_ids.add(lm.key_id)
-        for p in conn.execute(select(params).where(params.c.run_pk.in_(chunk))):
-            param_map[p.run_pk][p.key] = p.value
-        for t in conn.execute(select(tags).where(tags.c.run_pk.in_(chunk))):
-            tag_map[t.run_pk][t.key] = t.value
+        for run_pk, key_id, value, timestamp, step in conn.execute(
+            select(lm.run_pk, lm.key_id, lm.value, lm.timestamp, lm.step).where(
+                lm.run_pk.in_(chunk)
+            )
+        ).all():
+            latest[run_pk].append((key_id, value, timestamp, step))
+        for run_pk, key, value in conn.execute(
+            select(params.c.run_pk, params.c.key, params.c.value).where(params.c.run_pk.in_(chunk))
+        ).all():
+            param_map[run_pk][key] = value
+        for run_pk, key, value in conn.execute(
+            select(tags.c.run_pk, tags.c.key, tags.c.value).where(tags.c.run_pk.in_(chunk))
+        ).all():
+            tag_map[run_pk][key] = value
         _load_inputs(conn, chunk, input_map)
+    key_ids = {point[0] for points in latest.values() for point in points}
     names = keys.names(conn, key_ids)
+    nan = float("nan")
+    no_inputs = RunInputs()
     result = []
     for r in rows:
+        pk = r.run_pk
         metric_list = [
-            Metric(
-                names[key_id],
-                float("nan") if lm.value is None else _loaded(lm.value),
-                lm.timestamp,
-                lm.step,
-            )
-            for key_id, lm in latest[r.run_pk]
+            Metric(names[key_id], nan if value is None else _loaded(value), timestamp, step)
+            for key_id, value, timestamp, step in latest[pk]
         ]
-        metric_list.sort(key=lambda m: m.key)
-        info = run_info(r)
-        data = RunData.from_latest(metric_list, param_map[r.run_pk], tag_map[r.run_pk])
-        result.append(Run(info, data, RunInputs(tuple(input_map[r.run_pk]))))
+        if len(metric_list) > 1:
+            metric_list.sort(key=lambda m: m.key)
+        inputs = input_map[pk]
+        result.append(
+            Run(
+                run_info(r),
+                RunData.from_latest(metric_list, param_map[pk], tag_map[pk]),
+                RunInputs(tuple(inputs)) if inputs else no_inputs,
+            )
+        )
     return result
 
 
