@@ -141,16 +141,7 @@ class LocalArtifactRepository:
     # -- helpers ------------------------------------------------------------------------------
     def _write(self, source: Path, relative: str, progress: ProgressCallback | None) -> None:
         target = resolve_under_root(self.root, relative)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InvalidParameterValue(
-                f"Cannot write artifact {relative!r}: a parent path is an existing file"
-            ) from None
-        if target.is_dir() and not target.is_symlink():
-            raise InvalidParameterValue(
-                f"Cannot write artifact {relative!r}: a directory of that name exists"
-            )
+        prepare_target(target, relative)
         copy_atomically(source, target, progress)
 
     def _describe(self, entry: os.DirEntry[str], parent: str) -> FileInfo | None:
@@ -195,6 +186,20 @@ def local_root_from_uri(uri: str) -> Path:
     if not location or "\x00" in location:
         raise InvalidParameterValue(f"Invalid local artifact location {uri!r}")
     return Path(location).absolute()
+
+
+def prepare_target(target: Path, relative: str) -> None:
+    """Create the parent directories of a file about to be written; never replace a directory."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidParameterValue(
+            f"Cannot write artifact {relative!r}: a parent path is an existing file"
+        ) from None
+    if target.is_dir() and not target.is_symlink():
+        raise InvalidParameterValue(
+            f"Cannot write artifact {relative!r}: a directory of that name exists"
+        )
 
 
 class AtomicFile:

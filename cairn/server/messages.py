@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from cairn.exceptions import InvalidParameterValue
-from cairn.server.wire import NON_FINITE
+from cairn.transport.codec import NON_FINITE
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from cairn.artifacts.local import prepare_target
 from cairn.exceptions import InvalidParameterValue
 from cairn.server import wire
 from cairn.server.context import ServerContext
@@ -106,7 +107,9 @@ class ArtifactProxy:
     async def upload(self, request: Request) -> Response:
         relative, location = await self._locate(request)
         with _name_errors(relative):
-            await run_in_threadpool(_prepare_target, location, relative)
+            if not relative:
+                raise InvalidParameterValue("Give the path of the file to upload, not the root")
+            await run_in_threadpool(prepare_target, location, relative)
             try:
                 await receive_file(request, location)
             except ClientDisconnect:
@@ -130,22 +133,6 @@ class ArtifactProxy:
         with _name_errors(relative):
             location = await run_in_threadpool(self.storage.destination_path, relative)
         return relative, location
-
-
-def _prepare_target(location: Path, relative: str) -> None:
-    """Create the parent directories of an upload, refusing to replace a directory."""
-    if not relative:
-        raise InvalidParameterValue("Give the path of the file to upload, not the root")
-    try:
-        location.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise InvalidParameterValue(
-            f"Cannot store artifact {relative!r}: a parent path is an existing file"
-        ) from None
-    if location.is_dir() and not location.is_symlink():
-        raise InvalidParameterValue(
-            f"Cannot store artifact {relative!r}: a directory of that name exists"
-        )
 
 
 @contextlib.contextmanager

@@ -1,8 +1,9 @@
 """JSON on the wire: orjson both ways, with MLflow's spellings of non-finite doubles.
 
 orjson writes NaN and ±inf as `null`; MLflow's protocol writes `"NaN"`, `"Infinity"` and
-`"-Infinity"`. Only metric values can be non-finite, so the conversion happens where metrics
-are turned into dicts (`metric_dict`) instead of walking every response.
+`"-Infinity"` (spelled once, in `cairn.transport.codec`, for client and server alike). Only
+metric values can be non-finite, so the conversion happens where metrics are turned into dicts
+(`metric_dict`) instead of walking every response.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import orjson
 from cairn.entities import Metric, Run
 from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
-
-NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+from cairn.transport.codec import wire_double
 
 
 def dumps(obj: Any) -> bytes:
@@ -30,18 +30,9 @@ def loads(body: bytes) -> Any:
         raise InvalidParameterValue(f"Malformed JSON in request body: {e}") from None
 
 
-def double(value: float) -> float | str:
-    """A double as MLflow writes it: finite numbers as numbers, the rest as strings."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
 def metric_dict(metric: Metric) -> dict[str, Any]:
     key, value, timestamp, step = metric_fields(metric)
-    return {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
+    return {"key": key, "value": wire_double(value), "timestamp": timestamp, "step": step}
 
 
 def metric_dicts(metrics: list[Metric]) -> list[dict[str, Any]]:
@@ -51,7 +42,7 @@ def metric_dicts(metrics: list[Metric]) -> list[dict[str, Any]]:
     append = out.append
     for key, value, timestamp, step in map(metric_fields, metrics):
         if not isfinite(value):
-            value = double(value)
+            value = wire_double(value)
         append({"key": key, "value": value, "timestamp": timestamp, "step": step})
     return out
 

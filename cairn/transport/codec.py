@@ -15,7 +15,7 @@ import orjson
 
 from cairn.exceptions import InvalidParameterValue
 
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def wire_double(value: float) -> float | str:
@@ -30,7 +30,7 @@ def wire_double(value: float) -> float | str:
 def parse_double(value: float | int | str) -> float:
     """A double read from the wire, accepting the protocol's spellings of NaN and ±inf."""
     if isinstance(value, str):
-        found = _NON_FINITE.get(value)
+        found = NON_FINITE.get(value)
         if found is not None:
             return found
     return float(value)

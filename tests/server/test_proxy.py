@@ -570,7 +570,7 @@ def test_mlflow_client_logs_lists_and_downloads_through_the_proxy(
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
-    from tests.server.mlflow_client_support import connect, unique
+    from tests.server.mlflow_compat.support import connect, unique
 
     with contextlib.contextmanager(connect)(server, monkeypatch):
         client = MlflowClient(tracking_uri=server.url)

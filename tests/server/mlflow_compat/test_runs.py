@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
-from tests.server.mlflow_client_support import connect, error_of, unique
-
-
-@pytest.fixture
-def server(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from connect(live_server, monkeypatch)
-
-
-@pytest.fixture
-def client(server: Any) -> MlflowClient:
-    return MlflowClient(tracking_uri=server.url)
-
-
-@pytest.fixture
-def experiment_id(client: MlflowClient) -> str:
-    return client.create_experiment(unique())
+from tests.server.mlflow_compat.support import error_of
 
 
 def test_create_get_update_and_terminate(client: MlflowClient, experiment_id: str) -> None:

@@ -4,7 +4,6 @@ everything a client logs ends up (Cairn's SQL store and the artifact destination
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tests.server.mlflow_client_support import connect, unique
-
-
-@pytest.fixture
-def server(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from connect(live_server, monkeypatch)
-
-
-@pytest.fixture
-def client(server: Any) -> MlflowClient:
-    return MlflowClient(tracking_uri=server.url)
+from tests.server.mlflow_compat.support import unique
 
 
 @pytest.fixture

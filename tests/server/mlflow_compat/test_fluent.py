@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -10,20 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.server.mlflow_client_support import connect, unique
+from tests.server.mlflow_compat.support import unique
 
 # MLflow's dataset digest code calls a pandas API that pandas 3 deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:Starting with pandas version 4.0")
-
-
-@pytest.fixture
-def server(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from connect(live_server, monkeypatch)
-
-
-@pytest.fixture
-def client(server: Any) -> MlflowClient:
-    return MlflowClient(tracking_uri=server.url)
 
 
 def test_a_training_script(server: Any, client: MlflowClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -12,17 +11,7 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
-from tests.server.mlflow_client_support import connect, error_of, unique
-
-
-@pytest.fixture
-def server(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from connect(live_server, monkeypatch)
-
-
-@pytest.fixture
-def client(server: Any) -> MlflowClient:
-    return MlflowClient(tracking_uri=server.url)
+from tests.server.mlflow_compat.support import error_of, unique
 
 
 def test_create_with_tags_then_get_and_get_by_name(client: MlflowClient) -> None:

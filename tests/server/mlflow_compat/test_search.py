@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -10,17 +9,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag, ViewType
 
-from tests.server.mlflow_client_support import connect, unique
-
-
-@pytest.fixture
-def server(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from connect(live_server, monkeypatch)
-
-
-@pytest.fixture
-def client(server: Any) -> MlflowClient:
-    return MlflowClient(tracking_uri=server.url)
+from tests.server.mlflow_compat.support import unique
 
 
 @pytest.fixture
