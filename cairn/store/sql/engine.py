@@ -128,6 +128,25 @@ def sqlite_synchronous() -> str:
     return value
 
 
+def driver_execute(conn: Connection, sql: str, params: Any = (), *, many: bool = False) -> Any:
+    """Run `sql` (in the driver's paramstyle) on the DBAPI cursor of `conn`; return the cursor.
+
+    For the few statements every metric write runs: SQLAlchemy's per-statement machinery costs
+    ~25 µs, ten times what SQLite takes to execute them. Driver errors are wrapped exactly as
+    SQLAlchemy wraps them, so `run_write` still retries locks and deadlocks.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
+    return cursor
+
+
 def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run `work` in one write transaction, retrying it whole on lock and deadlock errors.
 

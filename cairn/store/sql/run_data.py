@@ -37,7 +37,7 @@ from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import validation
 from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert, upsert_sql
-from cairn.store.sql.engine import run_write
+from cairn.store.sql.engine import driver_execute, run_write
 from cairn.store.sql.schema import (
     datasets,
     input_tags,
@@ -269,13 +269,14 @@ class Batch:
             conn.execute(params.insert(), new)
 
     def _write_metrics(self, conn: Connection, dialect: str, run_pk: int) -> None:
-        conn.exec_driver_sql(insert_points_sql(conn.dialect, run_pk), self.points)
+        driver_execute(conn, insert_points_sql(conn.dialect, run_pk), self.points, many=True)
         by_id = self.latest()
         ids = ", ".join(str(int(i)) for i in by_id)  # integers from our own dictionary
-        current = conn.exec_driver_sql(
+        current = driver_execute(
+            conn,
             "SELECT key_id, step, timestamp, value FROM latest_metrics "
-            f"WHERE run_pk = {int(run_pk)} AND key_id IN ({ids})"
-        ).all()
+            f"WHERE run_pk = {int(run_pk)} AND key_id IN ({ids})",
+        ).fetchall()
         for key_id, step, ts, value in current:
             new_step, new_ts, new_value = by_id[key_id]
             old_rank = (step, ts, -INF if value is None else value)
@@ -290,7 +291,7 @@ class Batch:
             rows: list[Any] = (
                 named if order is None else [tuple(r[n] for n in order) for r in named]
             )
-            conn.exec_driver_sql(sql, rows)
+            driver_execute(conn, sql, rows, many=True)
 
 
 @cache

@@ -38,7 +38,13 @@ from cairn.store import validation
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
-from cairn.store.sql.engine import make_engine, read_transaction, run_read, run_write
+from cairn.store.sql.engine import (
+    driver_execute,
+    make_engine,
+    read_transaction,
+    run_read,
+    run_write,
+)
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.migrations import ensure_current
 from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
@@ -170,7 +176,7 @@ class SqlTrackingStore(ExperimentMethods):
         Every log_batch starts here, so it runs as plain driver SQL: SQLAlchemy's statement
         machinery costs more than the lookup itself.
         """
-        found = conn.exec_driver_sql(run_data.lock_run_sql(conn.dialect), (run_id,)).first()
+        found = driver_execute(conn, run_data.lock_run_sql(conn.dialect), (run_id,)).fetchone()
         if found is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         run_pk, stage = found
