@@ -71,9 +71,12 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
     ]
-    for endpoint in all_endpoints():
-        handle = json_handler(endpoint, ctx)
-        for prefix in ("/api", "/ajax-api"):
+    # Starlette tries routes in order, so the ones clients call most (the runs endpoints,
+    # under /api) come first; a request to the last route pays ~30 µs of regex matching.
+    endpoints = sorted(all_endpoints(), key=lambda e: not e.path.startswith("/mlflow/runs/"))
+    handlers = [(endpoint, json_handler(endpoint, ctx)) for endpoint in endpoints]
+    for prefix in ("/api", "/ajax-api"):
+        for endpoint, handle in handlers:
             path = f"{prefix}/{endpoint.version}{endpoint.path}"
             found.append(Route(path, handle, methods=list(endpoint.methods)))
     found.extend(proxy.routes(ctx))
