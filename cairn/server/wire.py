@@ -16,6 +16,7 @@ import orjson
 from cairn.entities import Metric, Run
 from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
+from cairn.gc_pause import paused_gc
 from cairn.transport.codec import wire_double
 
 
@@ -40,10 +41,11 @@ def metric_dicts(metrics: list[Metric]) -> list[dict[str, Any]]:
     isfinite = math.isfinite
     out: list[dict[str, Any]] = []
     append = out.append
-    for key, value, timestamp, step in map(metric_fields, metrics):
-        if not isfinite(value):
-            value = wire_double(value)
-        append({"key": key, "value": value, "timestamp": timestamp, "step": step})
+    with paused_gc():
+        for key, value, timestamp, step in map(metric_fields, metrics):
+            if not isfinite(value):
+                value = wire_double(value)
+            append({"key": key, "value": value, "timestamp": timestamp, "step": step})
     return out
 
 

@@ -17,6 +17,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from cairn.gc_pause import paused_gc
 from cairn.server import wire
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint
@@ -162,7 +163,8 @@ def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     if page:
-        out["runs"] = [wire.run_dict(run) for run in page]
+        with paused_gc():
+            out["runs"] = [wire.run_dict(run) for run in page]
     if page.token:
         out["next_page_token"] = page.token
     return out

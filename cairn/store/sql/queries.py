@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, Row, Select, select
 
 from cairn.entities import PagedList
 from cairn.exceptions import InvalidParameterValue
+from cairn.gc_pause import paused_gc
 from cairn.store.base import SEARCH_MAX_RESULTS_THRESHOLD
 from cairn.store.sql.run_data import chunks
 
@@ -45,7 +46,8 @@ def page(
     keys = [r[0] for r in conn.execute(query)]
     more = len(keys) > max_results
     token = encode_page_token(offset + max_results, fingerprint) if more else None
-    return PagedList(load(keys[:max_results]), token)
+    with paused_gc():  # a page is up to 50,000 entities of many small objects each
+        return PagedList(load(keys[:max_results]), token)
 
 
 def check_max_results(max_results: int) -> None:

@@ -7,7 +7,6 @@ executemany per table inside it.
 
 from __future__ import annotations
 
-import gc
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +34,7 @@ from cairn.entities import (
 from cairn.entities.lifecycle import LifecycleStage
 from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
+from cairn.gc_pause import paused_gc
 from cairn.store import validation
 from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert, upsert_sql
 from cairn.store.sql.engine import driver_execute, run_write
@@ -477,9 +477,7 @@ def _to_metrics(key: str, rows: Sequence[Any]) -> list[Metric]:
     would otherwise trigger collections that cost as much as reading the rows.
     """
     nan = float("nan")
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return [
             Metric(
                 key,
@@ -489,9 +487,6 @@ def _to_metrics(key: str, rows: Sequence[Any]) -> list[Metric]:
             )
             for step, ts, value, is_nan in rows
         ]
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _raw_rows(conn: Connection, query: Any) -> list[Any]:
