@@ -62,6 +62,6 @@ def server(
         host=host,
         port=port,
         workers=workers,
-    )
+    ).resolved()  # refuse a bad configuration before announcing a URL
     stdout().print(f"Cairn tracking server at {config.url}", soft_wrap=True)
     serve(config)

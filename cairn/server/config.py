@@ -33,6 +33,13 @@ class ServerConfig:
         """The same configuration with relative local paths made absolute (workers may chdir)."""
         from cairn.tracking.tracking_uri import resolve_tracking_uri
 
+        if self.backend_store_uri.split(":", 1)[0].lower() in ("http", "https"):
+            from cairn.exceptions import InvalidParameterValue
+
+            raise InvalidParameterValue(
+                f"--backend-store-uri must be a database (sqlite:///, postgresql://, "
+                f"mysql://), not another server: {self.backend_store_uri!r}"
+            )
         destination = self.artifacts_destination
         if "://" not in destination and not destination.startswith("file:"):
             destination = str(Path(destination).expanduser().resolve())

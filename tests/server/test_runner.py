@@ -143,3 +143,13 @@ def test_the_protocol_sets_nodelay_on_every_connection(monkeypatch: pytest.Monke
                 assert client.get(url).status_code == 200
     assert len(recorded) == 4
     assert all(recorded)
+
+
+def test_the_backend_must_be_a_database_not_another_server() -> None:
+    import pytest
+
+    from cairn.exceptions import InvalidParameterValue
+    from cairn.server.config import ServerConfig
+
+    with pytest.raises(InvalidParameterValue, match="must be a database"):
+        ServerConfig(backend_store_uri="http://127.0.0.1:5000").resolved()
