@@ -9,6 +9,7 @@ metric values can be non-finite, so the conversion happens where metrics are tur
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -36,28 +37,36 @@ def metric_dict(metric: Metric) -> dict[str, Any]:
     return {"key": key, "value": wire_double(value), "timestamp": timestamp, "step": step}
 
 
-def metric_dicts(metrics: list[Metric]) -> list[dict[str, Any]]:
+def metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
     """Many points at once: the history endpoint returns up to millions of them."""
+    with paused_gc():
+        return _metric_dicts(metrics)
+
+
+def _metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
     isfinite = math.isfinite
     out: list[dict[str, Any]] = []
     append = out.append
-    with paused_gc():
-        for key, value, timestamp, step in map(metric_fields, metrics):
-            if not isfinite(value):
-                value = wire_double(value)
-            append({"key": key, "value": value, "timestamp": timestamp, "step": step})
+    for key, value, timestamp, step in map(metric_fields, metrics):
+        if not isfinite(value):
+            value = wire_double(value)
+        append({"key": key, "value": value, "timestamp": timestamp, "step": step})
     return out
 
 
 def run_dict(run: Run) -> dict[str, Any]:
-    """A run as MLflow sends it: latest metrics only, empty collections omitted."""
+    """A run as MLflow sends it: latest metrics only, empty collections omitted.
+
+    Called once per run of a search page; the caller pauses the garbage collector for pages.
+    """
     data: dict[str, Any] = {}
-    if run.data.latest_metrics:
-        data["metrics"] = metric_dicts(list(run.data.latest_metrics))
-    if run.data.params:
-        data["params"] = [{"key": k, "value": v} for k, v in run.data.params.items()]
-    if run.data.tags:
-        data["tags"] = [{"key": k, "value": v} for k, v in run.data.tags.items()]
+    run_data = run.data
+    if run_data.latest_metrics:
+        data["metrics"] = _metric_dicts(run_data.latest_metrics)
+    if run_data.params:
+        data["params"] = [{"key": k, "value": v} for k, v in run_data.params.items()]
+    if run_data.tags:
+        data["tags"] = [{"key": k, "value": v} for k, v in run_data.tags.items()]
     inputs: dict[str, Any] = {}
     if run.inputs.dataset_inputs:
         inputs["dataset_inputs"] = [d.to_dict() for d in run.inputs.dataset_inputs]

@@ -366,6 +366,18 @@ def write_inputs(
 
 _STATUSES = {s.value: s for s in RunStatus}
 _STAGES = {s.value: s for s in LifecycleStage}
+_RUN_COLUMNS = (
+    "run_pk",
+    "run_id",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+    "artifact_uri",
+)
 
 
 def run_info(r: Row[Any]) -> RunInfo:
@@ -383,32 +395,46 @@ def run_info(r: Row[Any]) -> RunInfo:
     )
 
 
-def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> list[Run]:
-    """Full Run entities for `rows` of the runs table, with a fixed number of queries.
+@cache
+def _load_sql(dialect: Dialect) -> tuple[str, str, str, str]:
+    """SELECTs of runs, latest metrics, params and tags by run key, with `{pks}` to fill in."""
+    q = dialect.identifier_preparer.quote
+    run_columns = ", ".join(q(c) for c in _RUN_COLUMNS)
+    key_value = f"{q('run_pk')}, {q('key')}, {q('value')}"
+    where = f"WHERE {q('run_pk')} IN ({{pks}})"
+    return (
+        f"SELECT {run_columns} FROM {q(runs.name)} {where}",
+        f"SELECT {q('run_pk')}, {q('key_id')}, {q('value')}, {q('timestamp')}, {q('step')} "
+        f"FROM {q(latest_metrics.name)} {where}",
+        f"SELECT {key_value} FROM {q(params.name)} {where}",
+        f"SELECT {key_value} FROM {q(tags.name)} {where}",
+    )
 
-    A search page is up to thousands of runs, so rows are unpacked as tuples and entities
-    built with as few intermediate objects as possible.
+
+def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> list[Run]:
+    """Full Run entities for `run_pks` (in that order), with a fixed number of queries.
+
+    A search page is up to thousands of runs, so this is plain driver SQL (run keys are our
+    own integers, written into the statement) and rows are unpacked as tuples: SQLAlchemy's
+    row handling cost more than the database's work.
     """
-    pks = [r.run_pk for r in rows]
-    latest: dict[int, list[tuple[int, Any, int, int]]] = {pk: [] for pk in pks}
-    param_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
-    tag_map: dict[int, dict[str, str]] = {pk: {} for pk in pks}
-    input_map: dict[int, list[DatasetInput]] = {pk: [] for pk in pks}
-    lm = latest_metrics.c
-    for chunk in chunks(pks):
-        for run_pk, key_id, value, timestamp, step in conn.execute(
-            select(lm.run_pk, lm.key_id, lm.value, lm.timestamp, lm.step).where(
-                lm.run_pk.in_(chunk)
-            )
-        ).all():
+    runs_sql, latest_sql, params_sql, tags_sql = _load_sql(conn.dialect)
+    run_rows: dict[int, tuple[Any, ...]] = {}
+    latest: dict[int, list[tuple[int, Any, int, int]]] = {pk: [] for pk in run_pks}
+    param_map: dict[int, dict[str, str]] = {pk: {} for pk in run_pks}
+    tag_map: dict[int, dict[str, str]] = {pk: {} for pk in run_pks}
+    input_map: dict[int, list[DatasetInput]] = {pk: [] for pk in run_pks}
+    for chunk in chunks(run_pks):
+        ids = ", ".join(str(int(pk)) for pk in chunk)
+        for row in driver_execute(conn, runs_sql.format(pks=ids)).fetchall():
+            run_rows[row[0]] = row
+        for run_pk, key_id, value, timestamp, step in driver_execute(
+            conn, latest_sql.format(pks=ids)
+        ).fetchall():
             latest[run_pk].append((key_id, value, timestamp, step))
-        for run_pk, key, value in conn.execute(
-            select(params.c.run_pk, params.c.key, params.c.value).where(params.c.run_pk.in_(chunk))
-        ).all():
+        for run_pk, key, value in driver_execute(conn, params_sql.format(pks=ids)).fetchall():
             param_map[run_pk][key] = value
-        for run_pk, key, value in conn.execute(
-            select(tags.c.run_pk, tags.c.key, tags.c.value).where(tags.c.run_pk.in_(chunk))
-        ).all():
+        for run_pk, key, value in driver_execute(conn, tags_sql.format(pks=ids)).fetchall():
             tag_map[run_pk][key] = value
         _load_inputs(conn, chunk, input_map)
     key_ids = {point[0] for points in latest.values() for point in points}
@@ -416,18 +442,29 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]], keys: MetricKeys) -> l
     nan = float("nan")
     no_inputs = RunInputs()
     result = []
-    for r in rows:
-        pk = r.run_pk
+    for pk in run_pks:
+        _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = run_rows[pk]
         metric_list = [
             Metric(names[key_id], nan if value is None else _loaded(value), timestamp, step)
             for key_id, value, timestamp, step in latest[pk]
         ]
         if len(metric_list) > 1:
             metric_list.sort(key=lambda m: m.key)
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(experiment_id),
+            run_name=name,
+            user_id=user_id,
+            status=_STATUSES[status],
+            start_time=start,
+            end_time=end,
+            artifact_uri=uri,
+            lifecycle_stage=_STAGES[stage],
+        )
         inputs = input_map[pk]
         result.append(
             Run(
-                run_info(r),
+                info,
                 RunData.from_latest(metric_list, param_map[pk], tag_map[pk]),
                 RunInputs(tuple(inputs)) if inputs else no_inputs,
             )

@@ -47,7 +47,7 @@ from cairn.store.sql.engine import (
 )
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.migrations import ensure_current
-from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
+from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page
 from cairn.store.sql.schema import runs
 from cairn.store.sql.schema import tags as run_tags
 
@@ -188,7 +188,7 @@ class SqlTrackingStore(ExperimentMethods):
 
     def get_run(self, run_id: str) -> Run:
         def work(conn: Connection) -> Run:
-            return run_data.load_runs(conn, [self._run_row(conn, run_id)], self.keys)[0]
+            return run_data.load_runs(conn, [self._run_row(conn, run_id).run_pk], self.keys)[0]
 
         return run_read(self.engine, work)
 
@@ -350,8 +350,7 @@ class SqlTrackingStore(ExperimentMethods):
 
         def work(conn: Connection) -> PagedList[Run]:
             def load(pks: list[Any]) -> list[Run]:
-                rows = rows_in_order(conn, runs.c.run_pk, pks)
-                return run_data.load_runs(conn, rows, self.keys)
+                return run_data.load_runs(conn, pks, self.keys)
 
             return page(conn, query, offset, max_results, fingerprint, load)
 
