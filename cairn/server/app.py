@@ -22,7 +22,7 @@ from cairn.server import proxy, wire
 from cairn.server.config import ServerConfig
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint, all_endpoints
-from cairn.server.errors import EXCEPTION_HANDLERS, error_response, log
+from cairn.server.errors import EXCEPTION_HANDLERS, error_response, server_fault
 from cairn.server.messages import parse_json, parse_query
 from cairn.server.storage import ServerStorage
 from cairn.version import __version__
@@ -106,13 +106,10 @@ def json_handler(
             result = await run_in_threadpool(handler, ctx, fields)
         except CairnException as exc:
             return error_response(exc.http_status, exc.error_code, exc.message)
-        except Exception:
+        except Exception as exc:
             # Answered here rather than by the outermost middleware, which would also drop
             # the client's keep-alive connection.
-            log.exception("Unhandled error in %s %s", request.method, request.url.path)
-            return error_response(
-                500, "INTERNAL_ERROR", "Internal server error; see the server log"
-            )
+            return server_fault(request, exc)
         return Response(wire.dumps(result), media_type="application/json")
 
     handle.__name__ = endpoint.handler.__name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from cairn import settings
@@ -43,7 +43,7 @@ class ServerConfig:
         destination = self.artifacts_destination
         if "://" not in destination and not destination.startswith("file:"):
             destination = str(Path(destination).expanduser().resolve())
-        return _replace(
+        return replace(
             self,
             backend_store_uri=resolve_tracking_uri(self.backend_store_uri),
             artifacts_destination=destination,
@@ -87,9 +87,3 @@ def _max_body_bytes() -> int:
             f"{settings.SERVER_MAX_BODY_BYTES.env} must be a positive number of bytes, not {raw!r}"
         )
     return int(raw)
-
-
-def _replace(config: ServerConfig, **changes: object) -> ServerConfig:
-    values = asdict(config)
-    values.update(changes)
-    return ServerConfig(**values)

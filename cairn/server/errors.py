@@ -46,9 +46,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def internal_error(request: Request, exc: Exception) -> Response:
+def server_fault(request: Request, exc: Exception) -> Response:
+    """Log the traceback, answer the client without it."""
     log.error("Unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "Internal server error; see the server log")
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    return server_fault(request, exc)
 
 
 EXCEPTION_HANDLERS = {

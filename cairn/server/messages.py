@@ -34,6 +34,12 @@ class Kind(Enum):
     MESSAGE = "message"
 
 
+Plan = tuple[tuple[str, int, bool, Any], ...]
+"""A nested message's fields for the fast path: (name, type code, required, default)."""
+
+_STR, _INT, _DBL = 1, 2, 3
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One field: its wire name, type, and whether it repeats or must be present."""
@@ -47,10 +53,13 @@ class Field:
     default: Any = None
     doc: str = ""
     camel: str = field(init=False, default="")
+    plain: Plan | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         head, *rest = self.name.split("_")
         object.__setattr__(self, "camel", head + "".join(p.title() for p in rest))
+        if self.kind is Kind.MESSAGE:
+            object.__setattr__(self, "plain", _plan(self.fields))
 
 
 Message = tuple[Field, ...]
@@ -163,16 +172,12 @@ def _parse_value(f: Field, value: Any, where: str) -> Any:
             f"Invalid value {value!r} for parameter '{where}': expected one of " + ", ".join(f.enum)
         )
     if isinstance(value, dict):
-        fast = _parse_plain(f.fields, value)
+        fast = _parse_plain(f.plain, value) if f.plain is not None else None
         return fast if fast is not None else _parse_object(f.fields, value, where + ".")
     raise _wrong(where, "an object", value)
 
 
-_STR, _INT, _DBL = 1, 2, 3
-_PLANS: dict[int, tuple[tuple[str, int, bool, Any], ...] | None] = {}
-
-
-def _plan(message: Message) -> tuple[tuple[str, int, bool, Any], ...] | None:
+def _plan(message: tuple[Field, ...]) -> Plan | None:
     """(name, type code, required, default) per field; None if a field is not a plain scalar."""
     codes = {Kind.STRING: _STR, Kind.INT64: _INT, Kind.DOUBLE: _DBL}
     if any(f.repeated or f.kind not in codes for f in message):
@@ -180,7 +185,7 @@ def _plan(message: Message) -> tuple[tuple[str, int, bool, Any], ...] | None:
     return tuple((f.name, codes[f.kind], f.required, f.default) for f in message)
 
 
-def _parse_plain(message: Message, data: dict[str, Any]) -> dict[str, Any] | None:
+def _parse_plain(plan: Plan, data: dict[str, Any]) -> dict[str, Any] | None:
     """The fast path for a nested message whose fields are all exactly the right type.
 
     A log-batch carries up to a thousand metrics; checking each field with exact type tests
@@ -188,12 +193,6 @@ def _parse_plain(message: Message, data: dict[str, Any]) -> dict[str, Any] | Non
     numbers, a missing required field, unknown keys) returns None and takes the general path,
     which accepts it or produces the precise error.
     """
-    key = id(message)
-    if key not in _PLANS:
-        _PLANS[key] = _plan(message)
-    plan = _PLANS[key]
-    if plan is None:
-        return None
     out: dict[str, Any] = {}
     present = 0
     for name, code, required, default in plan:

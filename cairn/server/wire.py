@@ -3,7 +3,7 @@
 orjson writes NaN and ±inf as `null`; MLflow's protocol writes `"NaN"`, `"Infinity"` and
 `"-Infinity"` (spelled once, in `cairn.transport.codec`, for client and server alike). Only
 metric values can be non-finite, so the conversion happens where metrics are turned into dicts
-(`metric_dict`) instead of walking every response.
+(`metric_dicts`, `run_dict`) instead of walking every response.
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ def loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise InvalidParameterValue(f"Malformed JSON in request body: {e}") from None
-
-
-def metric_dict(metric: Metric) -> dict[str, Any]:
-    key, value, timestamp, step = metric_fields(metric)
-    return {"key": key, "value": wire_double(value), "timestamp": timestamp, "step": step}
 
 
 def metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:

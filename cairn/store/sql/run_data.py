@@ -49,12 +49,12 @@ from cairn.store.sql.schema import (
     runs,
     tags,
 )
+from cairn.store.validation import RUN_NAME_TAG
 
 DBL_MAX = sys.float_info.max
 INF = float("inf")
 _CHUNK = 500  # ids per IN (...) list: well under every database's bind-parameter limit
 _STREAM_CHUNK = 10_000
-RUN_NAME_TAG = "mlflow.runName"
 _FLOAT = {float}
 INT64 = 2**63
 _INT = {int}
@@ -380,18 +380,20 @@ _RUN_COLUMNS = (
 )
 
 
-def run_info(r: Row[Any]) -> RunInfo:
-    """The RunInfo of a row of the runs table."""
+def run_info(row: Sequence[Any]) -> RunInfo:
+    """The RunInfo of a runs-table row whose first columns are `_RUN_COLUMNS` (the table's
+    own order, so a `select(runs)` row works too)."""
+    _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = row[:10]
     return RunInfo(
-        run_id=r.run_id,
-        experiment_id=str(r.experiment_id),
-        run_name=r.name,
-        user_id=r.user_id,
-        status=_STATUSES[r.status],
-        start_time=r.start_time,
-        end_time=r.end_time,
-        artifact_uri=r.artifact_uri,
-        lifecycle_stage=_STAGES[r.lifecycle_stage],
+        run_id=run_id,
+        experiment_id=str(experiment_id),
+        run_name=name,
+        user_id=user_id,
+        status=_STATUSES[status],
+        start_time=start,
+        end_time=end,
+        artifact_uri=uri,
+        lifecycle_stage=_STAGES[stage],
     )
 
 
@@ -443,28 +445,16 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
     no_inputs = RunInputs()
     result = []
     for pk in run_pks:
-        _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = run_rows[pk]
         metric_list = [
             Metric(names[key_id], nan if value is None else _loaded(value), timestamp, step)
             for key_id, value, timestamp, step in latest[pk]
         ]
         if len(metric_list) > 1:
             metric_list.sort(key=lambda m: m.key)
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=str(experiment_id),
-            run_name=name,
-            user_id=user_id,
-            status=_STATUSES[status],
-            start_time=start,
-            end_time=end,
-            artifact_uri=uri,
-            lifecycle_stage=_STAGES[stage],
-        )
         inputs = input_map[pk]
         result.append(
             Run(
-                info,
+                run_info(run_rows[pk]),
                 RunData.from_latest(metric_list, param_map[pk], tag_map[pk]),
                 RunInputs(tuple(inputs)) if inputs else no_inputs,
             )

@@ -50,8 +50,7 @@ from cairn.store.sql.migrations import ensure_current
 from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page
 from cairn.store.sql.schema import runs
 from cairn.store.sql.schema import tags as run_tags
-
-RUN_NAME_TAG = "mlflow.runName"
+from cairn.store.validation import RUN_NAME_TAG
 
 
 def resolve_artifact_root(root: str | None) -> str:
