@@ -16,3 +16,6 @@ class ServerContext:
     config: ServerConfig
     store: TrackingStore
     storage: ServerStorage
+    # The database is a file in this process (SQLite): a call never waits on a network, so
+    # bounded handlers run on the event loop (see `Endpoint.bounded`).
+    embedded_db: bool = False

@@ -1,7 +1,9 @@
 """The JSON endpoints: path, methods, request message and handler, declared once.
 
 Handlers are plain synchronous functions `(context, fields) -> response dict`; the app runs
-them in a worker thread (the stores are synchronous) and encodes the result. The same
+them in a worker thread (the stores are synchronous) and encodes the result. A `bounded`
+handler touches a fixed handful of rows; on an embedded (SQLite) database the app calls it on
+the event loop instead, because handing it to a thread and back costs more than its work. The same
 declarations produce the OpenAPI document, so the document cannot drift from the code.
 """
 
@@ -26,6 +28,7 @@ class Endpoint:
     summary: str
     response: tuple[str, ...] = ()  # top-level response fields, for the OpenAPI document
     version: str = "2.0"
+    bounded: bool = False
 
     @property
     def api_path(self) -> str:

@@ -62,6 +62,7 @@ ENDPOINTS = [
         search_logged_models,
         "Search logged models (MLflow 3.x); none are recorded yet",
         ("models", "next_page_token"),
+        bounded=True,
     ),
     Endpoint(
         "/mlflow/server-info",
@@ -71,5 +72,6 @@ ENDPOINTS = [
         "What this server supports (MLflow 3.x clients ask before artifact transfers)",
         ("store_type", "multipart_uploads_enabled", "workspaces_enabled"),
         version="3.0",
+        bounded=True,
     ),
 ]

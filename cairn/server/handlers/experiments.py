@@ -90,8 +90,17 @@ ENDPOINTS = [
         create,
         "Create an experiment",
         ("experiment_id",),
+        bounded=True,
     ),
-    Endpoint(f"{_P}/get", ("GET",), (EXPERIMENT_ID,), get, "Get an experiment", ("experiment",)),
+    Endpoint(
+        f"{_P}/get",
+        ("GET",),
+        (EXPERIMENT_ID,),
+        get,
+        "Get an experiment",
+        ("experiment",),
+        bounded=True,
+    ),
     Endpoint(
         f"{_P}/get-by-name",
         ("GET",),
@@ -99,6 +108,7 @@ ENDPOINTS = [
         get_by_name,
         "Get an experiment by name (an active one if there is one)",
         ("experiment",),
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/search",
@@ -124,6 +134,7 @@ ENDPOINTS = [
         (EXPERIMENT_ID, string("new_name", True)),
         update,
         "Rename an experiment",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/set-experiment-tag",
@@ -131,6 +142,7 @@ ENDPOINTS = [
         (EXPERIMENT_ID, string("key", True), string("value")),
         set_tag,
         "Set an experiment tag",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/delete-experiment-tag",
@@ -138,5 +150,6 @@ ENDPOINTS = [
         (EXPERIMENT_ID, string("key", True)),
         delete_tag,
         "Delete an experiment tag",
+        bounded=True,
     ),
 ]

@@ -227,8 +227,11 @@ ENDPOINTS = [
         create,
         "Create a run",
         ("run",),
+        bounded=True,
     ),
-    Endpoint(f"{_P}/get", ("GET",), RUN_REF, get, "Get a run (deleted runs too)", ("run",)),
+    Endpoint(
+        f"{_P}/get", ("GET",), RUN_REF, get, "Get a run (deleted runs too)", ("run",), bounded=True
+    ),
     Endpoint(
         f"{_P}/update",
         ("POST",),
@@ -236,15 +239,17 @@ ENDPOINTS = [
         update,
         "Update a run's status, end time or name",
         ("run_info",),
+        bounded=True,
     ),
-    Endpoint(f"{_P}/delete", ("POST",), RUN_REF, delete, "Delete a run"),
-    Endpoint(f"{_P}/restore", ("POST",), RUN_REF, restore, "Restore a deleted run"),
+    Endpoint(f"{_P}/delete", ("POST",), RUN_REF, delete, "Delete a run", bounded=True),
+    Endpoint(f"{_P}/restore", ("POST",), RUN_REF, restore, "Restore a deleted run", bounded=True),
     Endpoint(
         f"{_P}/log-metric",
         ("POST",),
         (*RUN_REF, *METRIC, string("model_id"), string("dataset_name"), string("dataset_digest")),
         log_metric,
         "Log one metric point",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/log-parameter",
@@ -252,6 +257,7 @@ ENDPOINTS = [
         (*RUN_REF, string("key", True), string("value")),
         log_param,
         "Log a param (write-once)",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/log-batch",
@@ -264,6 +270,7 @@ ENDPOINTS = [
         ),
         log_batch,
         "Log metrics, params and tags atomically",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/log-model",
@@ -271,6 +278,7 @@ ENDPOINTS = [
         (RUN_ID, string("model_json", True)),
         log_model,
         "Record a logged model's MLmodel on the run (MLflow 2.x clients)",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/log-inputs",
@@ -278,6 +286,7 @@ ENDPOINTS = [
         (RUN_ID, Field("datasets", Kind.MESSAGE, repeated=True, fields=DATASET_INPUT)),
         log_inputs,
         "Record the datasets a run used",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/set-tag",
@@ -285,9 +294,15 @@ ENDPOINTS = [
         (*RUN_REF, string("key", True), string("value")),
         set_tag,
         "Set a run tag",
+        bounded=True,
     ),
     Endpoint(
-        f"{_P}/delete-tag", ("POST",), (RUN_ID, string("key", True)), delete_tag, "Delete a tag"
+        f"{_P}/delete-tag",
+        ("POST",),
+        (RUN_ID, string("key", True)),
+        delete_tag,
+        "Delete a tag",
+        bounded=True,
     ),
     Endpoint(
         f"{_P}/search",

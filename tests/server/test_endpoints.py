@@ -1,0 +1,42 @@
+"""The endpoint table: which handlers may run on the event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cairn.server.app import create_app
+from cairn.server.config import ServerConfig
+from cairn.server.endpoints import all_endpoints
+
+# Work that grows with the data: a page of runs or experiments, a metric's history, a
+# directory listing, every run of an experiment. These must never block the event loop.
+UNBOUNDED = {
+    "/mlflow/runs/search",
+    "/mlflow/experiments/search",
+    "/mlflow/metrics/get-history",
+    "/mlflow/artifacts/list",
+    "/mlflow/experiments/delete",
+    "/mlflow/experiments/restore",
+}
+
+
+def test_handlers_whose_work_grows_with_the_data_run_in_worker_threads() -> None:
+    paths = {e.path for e in all_endpoints()}
+    assert paths >= UNBOUNDED  # every one of them exists
+    assert not [e.path for e in all_endpoints() if e.bounded and e.path in UNBOUNDED]
+
+
+def test_single_run_writes_and_reads_are_bounded() -> None:
+    bounded = {e.path for e in all_endpoints() if e.bounded}
+    for name in ("create", "get", "update", "log-metric", "log-batch", "set-tag"):
+        assert f"/mlflow/runs/{name}" in bounded
+
+
+def test_only_an_embedded_database_runs_bounded_handlers_inline(
+    db_uri: str, tmp_path: Path
+) -> None:
+    config = ServerConfig(
+        backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts")
+    ).resolved()
+    embedded = create_app(config).state.context.embedded_db
+    assert embedded == db_uri.startswith("sqlite:")
