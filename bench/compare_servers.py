@@ -19,8 +19,8 @@ servers under load), the script
 The final table has one column per server and a ratio: Cairn's figure against the best MLflow
 configuration, direction-aware, so a ratio above 1 always means Cairn did better.
 
-Only the standard library is needed here; ``bench_server.py`` runs under ``--bench-python``
-(default: this interpreter), which needs httpx.
+Only the standard library is needed, here and in ``bench_server.py`` (which runs under
+``--bench-python``, default this interpreter).
 """
 
 from __future__ import annotations
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bench-python",
         default=sys.executable,
-        help="interpreter (with httpx) that runs bench_server.py; default: this one",
+        help="interpreter that runs bench_server.py; default: this one",
     )
     parser.add_argument("--workdir", help="keep databases and logs here instead of a temp dir")
     parser.add_argument("--json", metavar="PATH", help="write every result as JSON")
