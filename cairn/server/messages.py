@@ -135,7 +135,12 @@ def _parse_object(message: Message, data: Mapping[str, Any], path: str) -> dict[
         if f.repeated:
             if not isinstance(value, list):
                 raise _wrong(where, "a list", value)
-            out[f.name] = [_parse_value(f, item, f"{where}[{i}]") for i, item in enumerate(value)]
+            fast = _parse_plain_list(f.plain, value) if f.plain is not None else None
+            out[f.name] = (
+                fast
+                if fast is not None
+                else [_parse_value(f, item, f"{where}[{i}]") for i, item in enumerate(value)]
+            )
         else:
             out[f.name] = _parse_value(f, value, where)
         if f.required and out[f.name] in ("", []):
@@ -172,8 +177,8 @@ def _parse_value(f: Field, value: Any, where: str) -> Any:
             f"Invalid value {value!r} for parameter '{where}': expected one of " + ", ".join(f.enum)
         )
     if isinstance(value, dict):
-        fast = _parse_plain(f.plain, value) if f.plain is not None else None
-        return fast if fast is not None else _parse_object(f.fields, value, where + ".")
+        fast = _parse_plain_list(f.plain, [value]) if f.plain is not None else None
+        return fast[0] if fast is not None else _parse_object(f.fields, value, where + ".")
     raise _wrong(where, "an object", value)
 
 
@@ -185,37 +190,46 @@ def _plan(message: tuple[Field, ...]) -> Plan | None:
     return tuple((f.name, codes[f.kind], f.required, f.default) for f in message)
 
 
-def _parse_plain(plan: Plan, data: dict[str, Any]) -> dict[str, Any] | None:
-    """The fast path for a nested message whose fields are all exactly the right type.
+def _parse_plain_list(plan: Plan, items: list[Any]) -> list[dict[str, Any]] | None:
+    """The fast path for items of a nested message whose fields are all exactly the right type.
 
-    A log-batch carries up to a thousand metrics; checking each field with exact type tests
-    costs a fraction of the general path. Anything unusual (camelCase names, strings for
-    numbers, a missing required field, unknown keys) returns None and takes the general path,
+    A log-batch carries up to a thousand metrics; exact type tests in one loop cost a fraction
+    of the general path. Anything unusual in any item (camelCase names, strings for numbers, a
+    missing required field, unknown keys) returns None and the general path runs instead,
     which accepts it or produces the precise error.
     """
-    out: dict[str, Any] = {}
-    present = 0
-    for name, code, required, default in plan:
-        value = data.get(name)
-        if value is None:
-            if required or name in data:
-                return None
-            out[name] = default
-            continue
-        present += 1
-        tv = type(value)
-        if code == _DBL:
-            if tv is int:
-                value = float(value)
-            elif tv is not float:
-                return None
-        elif code == _INT:
-            if tv is not int or not INT64_MIN <= value <= INT64_MAX:
-                return None
-        elif tv is not str or "\x00" in value or (required and not value):
+    out: list[dict[str, Any]] = []
+    append = out.append
+    width = len(plan)
+    for data in items:
+        if type(data) is not dict or len(data) > width:
             return None
-        out[name] = value
-    return out if present == len(data) else None
+        row: dict[str, Any] = {}
+        present = 0
+        for name, code, required, default in plan:
+            value = data.get(name)
+            if value is None:
+                if required or name in data:
+                    return None
+                row[name] = default
+                continue
+            present += 1
+            tv = type(value)
+            if code == _DBL:
+                if tv is int:
+                    value = float(value)
+                elif tv is not float:
+                    return None
+            elif code == _INT:
+                if tv is not int or not INT64_MIN <= value <= INT64_MAX:
+                    return None
+            elif tv is not str or "\x00" in value or (required and not value):
+                return None
+            row[name] = value
+        if present != len(data):
+            return None
+        append(row)
+    return out
 
 
 def _integer(value: Any, where: str, kind: Kind) -> int:

@@ -286,3 +286,31 @@ def test_query_errors() -> None:
     with pytest.raises(InvalidParameterValue, match="name"):
         parse_query(MESSAGE, [])
     assert parse_query(MESSAGE, [("name", "n"), ("unknown", "x")])["name"] == "n"
+
+
+METRIC = (
+    string("key", True),
+    Field("value", Kind.DOUBLE, True),
+    int64("timestamp", True),
+    int64("step", default=0),
+)
+BATCH = (Field("metrics", Kind.MESSAGE, repeated=True, fields=METRIC),)
+
+
+def test_a_long_list_with_one_unusual_item_is_parsed_item_by_item() -> None:
+    plain = [{"key": "m", "value": i, "timestamp": 1, "step": i} for i in range(1000)]
+    unusual = [*plain[:500], {"key": "m", "value": "NaN", "timestamp": "7"}, *plain[500:]]
+    parsed = parse_json(BATCH, {"metrics": unusual})["metrics"]
+    assert len(parsed) == 1001
+    assert parsed[0] == {"key": "m", "value": 0.0, "timestamp": 1, "step": 0}
+    assert math.isnan(parsed[500]["value"])
+    assert (parsed[500]["timestamp"], parsed[500]["step"]) == (7, 0)
+    assert parsed[1000]["step"] == 999
+
+
+def test_an_error_deep_in_a_long_list_names_its_index() -> None:
+    items = [{"key": "m", "value": 1.0, "timestamp": 1} for _ in range(1000)]
+    items[737] = {"key": "m", "value": [], "timestamp": 1}
+    refused({"metrics": items}, "metrics[737].value", "expected a number", message=BATCH)
+    items[737] = {"key": "m", "timestamp": 1}
+    refused({"metrics": items}, "metrics[737].value", message=BATCH)
