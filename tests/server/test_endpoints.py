@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cairn.server.app import create_app
+from cairn.server.app import ExactRoutes, create_app
 from cairn.server.config import ServerConfig
 from cairn.server.endpoints import all_endpoints
 
@@ -40,3 +40,19 @@ def test_only_an_embedded_database_runs_bounded_handlers_inline(
     ).resolved()
     embedded = create_app(config).state.context.embedded_db
     assert embedded == db_uri.startswith("sqlite:")
+
+
+def test_exact_routes_take_only_endpoints_that_answer_their_own_errors(tmp_path: Path) -> None:
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path}/cairn.db",
+        artifacts_destination=str(tmp_path / "artifacts"),
+    ).resolved()
+    exact = ExactRoutes(create_app(config)).exact
+    for endpoint in all_endpoints():
+        for prefix in ("/api", "/ajax-api"):
+            for method in endpoint.methods:
+                assert (method, f"{prefix}/{endpoint.version}{endpoint.path}") in exact
+    assert ("GET", "/health") in exact
+    # The artifact proxy relies on the app's exception handlers, so it stays behind them.
+    assert not [path for _, path in exact if "mlflow-artifacts" in path]
+    assert not [method for method, _ in exact if method == "HEAD"]
