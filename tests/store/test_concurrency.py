@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pytest
+
 from cairn.store.sql.store import SqlTrackingStore
 
 WRITERS = 8
@@ -92,3 +94,59 @@ def test_threads_writing_to_one_run_on_every_database(store) -> None:
         assert len(store.get_metric_history(run_id, f"own{i}")) == 10
         assert data.tags[f"t{i}"] == "9"
     assert len(data.params) == WRITERS * 10 + 1
+
+
+def test_run_write_retries_a_lock_error_until_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A locked database is retried; past CAIRN_SQL_BUSY_TIMEOUT it becomes a clear error."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from cairn.exceptions import TemporarilyUnavailable
+    from cairn.store.sql.engine import make_engine, run_write
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'locked.db'}")
+    attempts = []
+
+    def locked(_conn: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+        return "done"
+
+    assert run_write(engine, locked) == "done"
+    assert len(attempts) == 3
+
+    def always_locked(_conn: object) -> None:
+        raise OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setenv("CAIRN_SQL_BUSY_TIMEOUT", "0.05")
+    with pytest.raises(TemporarilyUnavailable, match="stayed locked"):
+        run_write(engine, always_locked)
+    engine.dispose()
+
+
+def test_sqlite_writers_lock_up_front_and_readers_never_wait(tmp_path: Path) -> None:
+    """Write transactions start with BEGIN IMMEDIATE; read transactions take no write lock."""
+    import sqlite3
+
+    from cairn.store.sql.engine import make_engine, run_read, run_write
+
+    path = tmp_path / "locks.db"
+    engine = make_engine(f"sqlite:///{path}")
+
+    def other_writer_is_locked_out(_conn: object) -> bool:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return "locked" in str(exc)
+        finally:
+            other.close()
+        return False
+
+    assert run_write(engine, other_writer_is_locked_out)
+    assert not run_read(engine, other_writer_is_locked_out)
+    engine.dispose()

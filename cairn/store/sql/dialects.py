@@ -1,4 +1,6 @@
-"""The few statements whose SQL differs between SQLite, PostgreSQL and MySQL."""
+"""SQL that differs between SQLite, PostgreSQL and MySQL, and the driver SQL of hot paths
+(plain text in the driver's paramstyle, built once per dialect: SQLAlchemy's per-statement
+machinery costs more than the database's work on these)."""
 
 from __future__ import annotations
 
@@ -34,13 +36,60 @@ def upsert(table: Table, dialect: str, key: Sequence[str], update: Sequence[str]
     return my.on_duplicate_key_update({c: my.inserted[c] for c in update})
 
 
+def param_mark(dialect: Dialect) -> str:
+    """The driver's positional placeholder: `?` for sqlite3, `%s` for psycopg and PyMySQL."""
+    return "?" if dialect.name == "sqlite" else "%s"
+
+
+@cache
+def select_sql(
+    table: Table, dialect: Dialect, columns: tuple[str, ...], key: str, *, lock: bool = False
+) -> str:
+    """Driver SELECT of `columns` from the rows whose `key` equals the one parameter.
+
+    With `lock`, the rows are locked for writing; SQLite has no row locks, but its BEGIN
+    IMMEDIATE transaction already serialises writers.
+    """
+    q = dialect.identifier_preparer.quote
+    sql = (
+        f"SELECT {', '.join(map(q, columns))} FROM {q(table.name)} "
+        f"WHERE {q(key)} = {param_mark(dialect)}"
+    )
+    return sql + " FOR UPDATE" if lock and dialect.name != "sqlite" else sql
+
+
+@cache
+def insert_sql(table: Table, dialect: Dialect, columns: tuple[str, ...]) -> str:
+    """Driver INSERT of `columns` (parameters in that order).
+
+    If the table has a generated key, PostgreSQL returns it (`RETURNING`): its driver has no
+    `lastrowid`, which is how the others report it (see `insert_row`).
+    """
+    q = dialect.identifier_preparer.quote
+    marks = ", ".join([param_mark(dialect)] * len(columns))
+    sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) VALUES ({marks})"
+    generated = table.autoincrement_column
+    if generated is not None and dialect.name == "postgresql":
+        sql += f" RETURNING {q(generated.name)}"
+    return sql
+
+
+@cache
+def update_sql(table: Table, dialect: Dialect, columns: tuple[str, ...], key: str) -> str:
+    """Driver UPDATE setting `columns` of the row whose `key` equals the last parameter."""
+    q = dialect.identifier_preparer.quote
+    mark = param_mark(dialect)
+    assignments = ", ".join(f"{q(c)} = {mark}" for c in columns)
+    return f"UPDATE {q(table.name)} SET {assignments} WHERE {q(key)} = {mark}"
+
+
 @cache
 def _points_template(dialect: Dialect) -> str:
     from cairn.store.sql.schema import metrics
 
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(c.name) for c in metrics.columns)
-    mark = "?" if dialect.name == "sqlite" else "%s"
+    mark = param_mark(dialect)
     values = ", ".join(["{run_pk}"] + [mark] * (len(metrics.columns) - 1))
     if dialect.name == "sqlite":
         return f"INSERT OR IGNORE INTO metrics ({columns}) VALUES ({values})"

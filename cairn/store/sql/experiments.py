@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -14,14 +14,25 @@ from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, Resou
 from cairn.store import validation
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.sql import run_data
-from cairn.store.sql.dialects import upsert
-from cairn.store.sql.engine import run_read, run_write
-from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page, rows_in_order
+from cairn.store.sql.dialects import select_sql, upsert
+from cairn.store.sql.engine import driver_execute, run_read, run_write
+from cairn.store.sql.queries import check_max_results, insert_row, now_ms, page, rows_in_order
 from cairn.store.sql.schema import experiment_tags, experiments, runs
 
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 _MYSQL_KEEP_ZERO_ID = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+
+
+class ExperimentRow(NamedTuple):
+    """An experiments-table row, as the driver returns it."""
+
+    experiment_id: int
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
 
 
 class ExperimentMethods:
@@ -78,16 +89,12 @@ class ExperimentMethods:
 
         def work(conn: Connection) -> int:
             now = now_ms()
-            result = conn.execute(
-                experiments.insert().values(
-                    name=name,
-                    artifact_location=artifact_location or "",
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    creation_time=now,
-                    last_update_time=now,
-                )
+            experiment_id = insert_row(
+                conn,
+                experiments,
+                ExperimentRow._fields[1:],  # all but the generated experiment_id
+                (name, artifact_location or "", LifecycleStage.ACTIVE.value, now, now),
             )
-            experiment_id = inserted_id(result)
             if not artifact_location:
                 conn.execute(
                     update(experiments)
@@ -112,15 +119,17 @@ class ExperimentMethods:
                 "deleted experiments)."
             ) from None
 
-    def _experiment_row(self, conn: Connection, experiment_id: int) -> Row[Any]:
-        row = conn.execute(
-            select(experiments).where(experiments.c.experiment_id == experiment_id)
-        ).first()
-        if row is None:
+    def _experiment_row(self, conn: Connection, experiment_id: int) -> ExperimentRow:
+        """The experiment's row, as driver SQL: creating a run starts here."""
+        sql = select_sql(experiments, conn.dialect, ExperimentRow._fields, "experiment_id")
+        found = driver_execute(conn, sql, (experiment_id,)).fetchone()
+        if found is None:
             raise ResourceDoesNotExist(f"No experiment with id={experiment_id}")
-        return row
+        return ExperimentRow._make(found)
 
-    def _load_experiments(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
+    def _load_experiments(
+        self, conn: Connection, rows: Sequence[ExperimentRow | Row[Any]]
+    ) -> list[Experiment]:
         ids = [r.experiment_id for r in rows]
         tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
         for chunk in run_data.chunks(ids):

@@ -6,12 +6,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Row, Select, select
+from sqlalchemy import Column, Connection, Row, Select, Table, select
 
 from cairn.entities import PagedList
 from cairn.exceptions import InvalidParameterValue
 from cairn.gc_pause import paused_gc
 from cairn.store.base import SEARCH_MAX_RESULTS_THRESHOLD
+from cairn.store.sql.dialects import insert_sql
+from cairn.store.sql.engine import driver_execute
 from cairn.store.sql.run_data import chunks
 
 T = TypeVar("T")
@@ -59,7 +61,11 @@ def check_max_results(max_results: int) -> None:
         )
 
 
-def inserted_id(result: Any) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+def insert_row(
+    conn: Connection, table: Table, columns: tuple[str, ...], values: Sequence[Any]
+) -> int:
+    """Insert one row through the driver (see `insert_sql`); return its generated key."""
+    cursor = driver_execute(conn, insert_sql(table, conn.dialect, columns), values)
+    if conn.dialect.name == "postgresql":
+        return int(cursor.fetchone()[0])
+    return int(cursor.lastrowid)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, Engine, Row, select, update
+from sqlalchemy import Connection, Dialect, Engine, Row, Table, select
 
 from cairn.entities import (
     Dataset,
@@ -36,7 +36,15 @@ from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 from cairn.gc_pause import paused_gc
 from cairn.store import validation
-from cairn.store.sql.dialects import insert_ignore, insert_points_sql, upsert, upsert_sql
+from cairn.store.sql.dialects import (
+    insert_ignore,
+    insert_points_sql,
+    insert_sql,
+    param_mark,
+    update_sql,
+    upsert,
+    upsert_sql,
+)
 from cairn.store.sql.engine import driver_execute, run_write
 from cairn.store.sql.schema import (
     datasets,
@@ -62,6 +70,7 @@ _INT = {int}
 Point = tuple[int, int, int, float, bool]
 _LATEST_KEY = ("run_pk", "key_id")
 _LATEST_COLUMNS = ("value", "timestamp", "step")
+KEY_VALUE_COLUMNS = ("run_pk", "key", "value")  # the columns of params and tags
 
 
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -243,15 +252,14 @@ class Batch:
         if self.points:
             self._write_metrics(conn, dialect, run_pk)
         if self.tags:
-            upsert_tags(conn, dialect, run_pk, self.tags)
+            upsert_tags(conn, run_pk, self.tags)
 
     def _write_params(self, conn: Connection, run_pk: int) -> None:
+        keys = list(self.params)
         existing = dict(
-            conn.execute(
-                select(params.c.key, params.c.value).where(
-                    params.c.run_pk == run_pk, params.c.key.in_(list(self.params))
-                )
-            ).all()
+            driver_execute(
+                conn, _logged_params_sql(conn.dialect, len(keys)), (run_pk, *keys)
+            ).fetchall()
         )
         for key, value in self.params.items():
             old = existing.get(key)
@@ -260,13 +268,11 @@ class Batch:
                     f"Changing param values is not allowed. Param '{key}' was already logged "
                     f"with value {old!r} for this run; the new value is {value!r}."
                 )
-        new = [
-            {"run_pk": run_pk, "key": k, "value": v}
-            for k, v in self.params.items()
-            if k not in existing
-        ]
+        new = [(run_pk, k, v) for k, v in self.params.items() if k not in existing]
         if new:
-            conn.execute(params.insert(), new)
+            driver_execute(
+                conn, insert_sql(params, conn.dialect, KEY_VALUE_COLUMNS), new, many=True
+            )
 
     def _write_metrics(self, conn: Connection, dialect: str, run_pk: int) -> None:
         driver_execute(conn, insert_points_sql(conn.dialect, run_pk), self.points, many=True)
@@ -283,35 +289,53 @@ class Batch:
             if old_rank >= (new_step, new_ts, -INF if new_value is None else new_value):
                 del by_id[key_id]
         if by_id:
-            sql, order = upsert_sql(latest_metrics, conn.dialect, _LATEST_KEY, _LATEST_COLUMNS)
-            named = [
-                {"run_pk": run_pk, "key_id": key_id, "step": s, "timestamp": t, "value": v}
-                for key_id, (s, t, v) in by_id.items()
-            ]
-            rows: list[Any] = (
-                named if order is None else [tuple(r[n] for n in order) for r in named]
+            _upsert_rows(
+                conn,
+                latest_metrics,
+                _LATEST_KEY,
+                _LATEST_COLUMNS,
+                [
+                    {"run_pk": run_pk, "key_id": key_id, "step": s, "timestamp": t, "value": v}
+                    for key_id, (s, t, v) in by_id.items()
+                ],
             )
-            driver_execute(conn, sql, rows, many=True)
 
 
 @cache
-def lock_run_sql(dialect: Dialect) -> str:
-    """`SELECT run_pk, lifecycle_stage` of one run by run_id, locking its row for writing.
+def _logged_params_sql(dialect: Dialect, count: int) -> str:
+    """SELECT key, value of one run's params among `count` keys."""
+    q = dialect.identifier_preparer.quote
+    mark = param_mark(dialect)
+    return (
+        f"SELECT {q('key')}, {q('value')} FROM {q(params.name)} "
+        f"WHERE {q('run_pk')} = {mark} AND {q('key')} IN ({', '.join([mark] * count)})"
+    )
 
-    SQLite has no row locks; its BEGIN IMMEDIATE transaction already serialises writers.
-    """
-    mark = "?" if dialect.name == "sqlite" else "%s"
-    lock = "" if dialect.name == "sqlite" else " FOR UPDATE"
-    return f"SELECT run_pk, lifecycle_stage FROM runs WHERE run_id = {mark}{lock}"
+
+def _upsert_rows(
+    conn: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    update: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Upsert `rows` (by column name) with the driver's executemany; see `upsert_sql`."""
+    sql, order = upsert_sql(table, conn.dialect, key, update)
+    values: list[Any] = rows if order is None else [tuple(r[n] for n in order) for r in rows]
+    driver_execute(conn, sql, values, many=True)
 
 
-def upsert_tags(conn: Connection, dialect: str, run_pk: int, values: dict[str, str]) -> None:
-    conn.execute(
-        upsert(tags, dialect, ["run_pk", "key"], ["value"]),
+def upsert_tags(conn: Connection, run_pk: int, values: dict[str, str]) -> None:
+    _upsert_rows(
+        conn,
+        tags,
+        ("run_pk", "key"),
+        ("value",),
         [{"run_pk": run_pk, "key": k, "value": v} for k, v in values.items()],
     )
     if RUN_NAME_TAG in values:
-        conn.execute(update(runs).where(runs.c.run_pk == run_pk).values(name=values[RUN_NAME_TAG]))
+        sql = update_sql(runs, conn.dialect, ("name",), "run_pk")
+        driver_execute(conn, sql, (values[RUN_NAME_TAG], run_pk))
 
 
 def write_inputs(
@@ -366,22 +390,29 @@ def write_inputs(
 
 _STATUSES = {s.value: s for s in RunStatus}
 _STAGES = {s.value: s for s in LifecycleStage}
-_RUN_COLUMNS = (
-    "run_pk",
-    "run_id",
-    "experiment_id",
-    "name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "lifecycle_stage",
-    "artifact_uri",
-)
+
+
+class RunRow(NamedTuple):
+    """A runs-table row without `deleted_time`, as the driver returns it."""
+
+    run_pk: int
+    run_id: str
+    experiment_id: int
+    name: str
+    user_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str
+
+
+RUN_COLUMNS = RunRow._fields
+_DATASET_COLUMNS = ("dataset_pk", "name", "digest", "source_type", "source", "schema", "profile")
 
 
 def run_info(row: Sequence[Any]) -> RunInfo:
-    """The RunInfo of a runs-table row whose first columns are `_RUN_COLUMNS` (the table's
+    """The RunInfo of a runs-table row whose first columns are `RUN_COLUMNS` (the table's
     own order, so a `select(runs)` row works too)."""
     _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = row[:10]
     return RunInfo(
@@ -398,18 +429,27 @@ def run_info(row: Sequence[Any]) -> RunInfo:
 
 
 @cache
-def _load_sql(dialect: Dialect) -> tuple[str, str, str, str]:
-    """SELECTs of runs, latest metrics, params and tags by run key, with `{pks}` to fill in."""
+def _load_sql(dialect: Dialect) -> tuple[str, str, str, str, str, str]:
+    """SELECTs by run key, with `{pks}` to fill in: runs, latest metrics, params, tags, dataset
+    inputs (in run_pk, dataset_pk order) and input tags."""
     q = dialect.identifier_preparer.quote
-    run_columns = ", ".join(q(c) for c in _RUN_COLUMNS)
-    key_value = f"{q('run_pk')}, {q('key')}, {q('value')}"
+    run_columns = ", ".join(map(q, RUN_COLUMNS))
+    key_value = ", ".join(map(q, KEY_VALUE_COLUMNS))
     where = f"WHERE {q('run_pk')} IN ({{pks}})"
+    ri, ds = q(run_inputs.name), q(datasets.name)
+    dataset_columns = ", ".join(f"{ds}.{q(c)}" for c in _DATASET_COLUMNS)
+    input_run = f"{ri}.{q('run_pk')}"
     return (
         f"SELECT {run_columns} FROM {q(runs.name)} {where}",
         f"SELECT {q('run_pk')}, {q('key_id')}, {q('value')}, {q('timestamp')}, {q('step')} "
         f"FROM {q(latest_metrics.name)} {where}",
         f"SELECT {key_value} FROM {q(params.name)} {where}",
         f"SELECT {key_value} FROM {q(tags.name)} {where}",
+        f"SELECT {input_run}, {dataset_columns} FROM {ri} "
+        f"JOIN {ds} ON {ds}.{q('dataset_pk')} = {ri}.{q('dataset_pk')} "
+        f"WHERE {input_run} IN ({{pks}}) ORDER BY {input_run}, {ds}.{q('dataset_pk')}",
+        f"SELECT {q('run_pk')}, {q('dataset_pk')}, {q('key')}, {q('value')} "
+        f"FROM {q(input_tags.name)} {where}",
     )
 
 
@@ -420,7 +460,7 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
     own integers, written into the statement) and rows are unpacked as tuples: SQLAlchemy's
     row handling cost more than the database's work.
     """
-    runs_sql, latest_sql, params_sql, tags_sql = _load_sql(conn.dialect)
+    runs_sql, latest_sql, params_sql, tags_sql, inputs_sql, input_tags_sql = _load_sql(conn.dialect)
     run_rows: dict[int, tuple[Any, ...]] = {}
     latest: dict[int, list[tuple[int, Any, int, int]]] = {pk: [] for pk in run_pks}
     param_map: dict[int, dict[str, str]] = {pk: {} for pk in run_pks}
@@ -438,7 +478,9 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
             param_map[run_pk][key] = value
         for run_pk, key, value in driver_execute(conn, tags_sql.format(pks=ids)).fetchall():
             tag_map[run_pk][key] = value
-        _load_inputs(conn, chunk, input_map)
+        pairs = driver_execute(conn, inputs_sql.format(pks=ids)).fetchall()
+        if pairs:  # most runs log no datasets: then there are no input tags to read either
+            _add_inputs(pairs, driver_execute(conn, input_tags_sql.format(pks=ids)), input_map)
     key_ids = {point[0] for points in latest.values() for point in points}
     names = keys.names(conn, key_ids)
     nan = float("nan")
@@ -462,31 +504,24 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
     return result
 
 
-def _load_inputs(
-    conn: Connection, run_pks: Sequence[int], into: dict[int, list[DatasetInput]]
+def _add_inputs(
+    pairs: Sequence[Any], tag_rows: Iterable[Any], into: dict[int, list[DatasetInput]]
 ) -> None:
-    pairs = conn.execute(
-        select(run_inputs.c.run_pk, datasets)
-        .join(datasets, datasets.c.dataset_pk == run_inputs.c.dataset_pk)
-        .where(run_inputs.c.run_pk.in_(run_pks))
-        .order_by(run_inputs.c.run_pk, datasets.c.dataset_pk)
-    ).all()
-    if not pairs:
-        return
-    tag_rows: dict[tuple[int, int], list[InputTag]] = {}
-    for t in conn.execute(select(input_tags).where(input_tags.c.run_pk.in_(run_pks))):
-        tag_rows.setdefault((t.run_pk, t.dataset_pk), []).append(InputTag(t.key, t.value))
-    for row in pairs:
+    """Append DatasetInputs built from (run_pk, *_DATASET_COLUMNS) and input-tag rows."""
+    item_tags: dict[tuple[int, int], list[InputTag]] = {}
+    for run_pk, dataset_pk, key, value in tag_rows:
+        item_tags.setdefault((run_pk, dataset_pk), []).append(InputTag(key, value))
+    for run_pk, dataset_pk, name, digest, source_type, source, schema, profile in pairs:
         dataset = Dataset(
-            name=row.name,
-            digest=row.digest,
-            source_type=row.source_type,
-            source=row.source,
-            schema=row.schema,
-            profile=row.profile,
+            name=name,
+            digest=digest,
+            source_type=source_type,
+            source=source,
+            schema=schema,
+            profile=profile,
         )
-        item_tags = tuple(tag_rows.get((row.run_pk, row.dataset_pk), ()))
-        into[row.run_pk].append(DatasetInput(dataset, item_tags))
+        tags_of = tuple(item_tags.get((run_pk, dataset_pk), ()))
+        into[run_pk].append(DatasetInput(dataset, tags_of))
 
 
 def _history_query(run_pk: int, key_id: int) -> Any:

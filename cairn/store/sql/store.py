@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import Connection, delete
 
 from cairn import settings
 from cairn.entities import (
@@ -38,6 +38,7 @@ from cairn.store import validation
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
+from cairn.store.sql.dialects import insert_sql, select_sql, update_sql
 from cairn.store.sql.engine import (
     driver_execute,
     make_engine,
@@ -47,7 +48,7 @@ from cairn.store.sql.engine import (
 )
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.migrations import ensure_current
-from cairn.store.sql.queries import check_max_results, inserted_id, now_ms, page
+from cairn.store.sql.queries import check_max_results, insert_row, now_ms, page
 from cairn.store.sql.schema import runs
 from cairn.store.sql.schema import tags as run_tags
 from cairn.store.validation import RUN_NAME_TAG
@@ -59,6 +60,11 @@ def resolve_artifact_root(root: str | None) -> str:
     if "://" in root or root.startswith("mlflow-artifacts:"):
         return root.rstrip("/")
     return str(Path(root).expanduser().resolve())
+
+
+def _check_live(run_id: str, stage: str) -> None:
+    if stage != LifecycleStage.ACTIVE.value:
+        raise InvalidParameterValue(f"Run {run_id} is deleted; restore it before writing to it.")
 
 
 class SqlTrackingStore(ExperimentMethods):
@@ -125,24 +131,29 @@ class SqlTrackingStore(ExperimentMethods):
                 raise InvalidParameterValue(
                     f"Experiment {eid} is deleted; runs cannot be created in it."
                 )
-            result = conn.execute(
-                runs.insert().values(
-                    run_id=run_id,
-                    experiment_id=eid,
-                    name=name,
-                    user_id=user_id or "",
-                    status=RunStatus.RUNNING.value,
-                    start_time=start,
-                    end_time=None,
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                    artifact_uri=(artifact_uri := f"{exp.artifact_location}/{run_id}/artifacts"),
-                )
+            artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
+            run_pk = insert_row(
+                conn,
+                runs,
+                run_data.RUN_COLUMNS[1:],  # all but the generated run_pk
+                (
+                    run_id,
+                    eid,
+                    name,
+                    user_id or "",
+                    RunStatus.RUNNING.value,
+                    start,
+                    None,
+                    LifecycleStage.ACTIVE.value,
+                    artifact_uri,
+                ),
             )
-            run_pk = inserted_id(result)
             latest = {t.key: validation.tag_value(t) for t in tag_list}
-            conn.execute(
-                run_tags.insert(),
-                [{"run_pk": run_pk, "key": k, "value": v} for k, v in latest.items()],
+            driver_execute(
+                conn,
+                insert_sql(run_tags, conn.dialect, run_data.KEY_VALUE_COLUMNS),
+                [(run_pk, k, v) for k, v in latest.items()],
+                many=True,
             )
             # Everything a new run holds is known here; reading it back would double the cost.
             info = RunInfo(
@@ -160,29 +171,29 @@ class SqlTrackingStore(ExperimentMethods):
 
         return run_write(self.engine, work)
 
-    def _run_row(self, conn: Connection, run_id: str, *, lock: bool = False) -> Row[Any]:
-        query = select(runs).where(runs.c.run_id == run_id)
-        if lock:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        return row
+    def _run_row(self, conn: Connection, run_id: str, *, lock: bool = False) -> run_data.RunRow:
+        """The run's row; with `lock`, locked for writing (serialising writers to one run).
 
-    def _active_run_pk(self, conn: Connection, run_id: str) -> int:
-        """Lock the run for writing (serialising writers to one run) and check it is live.
-
-        Every log_batch starts here, so it runs as plain driver SQL: SQLAlchemy's statement
+        Nearly every call starts here, so it is plain driver SQL: SQLAlchemy's statement
         machinery costs more than the lookup itself.
         """
-        found = driver_execute(conn, run_data.lock_run_sql(conn.dialect), (run_id,)).fetchone()
+        sql = select_sql(runs, conn.dialect, run_data.RUN_COLUMNS, "run_id", lock=lock)
+        found = driver_execute(conn, sql, (run_id,)).fetchone()
+        if found is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return run_data.RunRow._make(found)
+
+    def _active_run_pk(self, conn: Connection, run_id: str) -> int:
+        """Lock the run for writing, check it is live, return its key.
+
+        Every log_batch starts here, so it reads only the two columns it needs.
+        """
+        sql = select_sql(runs, conn.dialect, ("run_pk", "lifecycle_stage"), "run_id", lock=True)
+        found = driver_execute(conn, sql, (run_id,)).fetchone()
         if found is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         run_pk, stage = found
-        if stage != LifecycleStage.ACTIVE.value:
-            raise InvalidParameterValue(
-                f"Run {run_id} is deleted; restore it before writing to it."
-            )
+        _check_live(run_id, stage)
         return int(run_pk)
 
     def get_run(self, run_id: str) -> Run:
@@ -207,14 +218,15 @@ class SqlTrackingStore(ExperimentMethods):
             values["name"] = validation.validate_run_name(run_name)
 
         def work(conn: Connection) -> RunInfo:
-            run_pk = self._active_run_pk(conn, run_id)
+            row = self._run_row(conn, run_id, lock=True)
+            _check_live(run_id, row.lifecycle_stage)
             if values:
-                conn.execute(update(runs).where(runs.c.run_pk == run_pk).values(**values))
+                sql = update_sql(runs, conn.dialect, tuple(values), "run_pk")
+                driver_execute(conn, sql, (*values.values(), row.run_pk))
             if run_name:
-                run_data.upsert_tags(conn, self.dialect, run_pk, {RUN_NAME_TAG: run_name})
-            return run_data.run_info(
-                conn.execute(select(runs).where(runs.c.run_pk == run_pk)).one()
-            )
+                run_data.upsert_tags(conn, row.run_pk, {RUN_NAME_TAG: run_name})
+            # The row is locked, so it now holds exactly what was read plus `values`.
+            return run_data.run_info(row._replace(**values))
 
         return run_write(self.engine, work)
 
@@ -223,11 +235,8 @@ class SqlTrackingStore(ExperimentMethods):
             row = self._run_row(conn, run_id, lock=True)
             deleted_time = now_ms() if to is LifecycleStage.DELETED else None
             if row.lifecycle_stage != to.value:
-                conn.execute(
-                    update(runs)
-                    .where(runs.c.run_pk == row.run_pk)
-                    .values(lifecycle_stage=to.value, deleted_time=deleted_time)
-                )
+                sql = update_sql(runs, conn.dialect, ("lifecycle_stage", "deleted_time"), "run_pk")
+                driver_execute(conn, sql, (to.value, deleted_time, row.run_pk))
 
         run_write(self.engine, work)
 
