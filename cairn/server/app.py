@@ -33,15 +33,15 @@ JSON_TYPES = ("application/json", "text/json")
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Build the app for `config` (by default the one in CAIRN_SERVER_CONFIG)."""
-    from cairn.store import get_tracking_store
+    from cairn.store.sql.store import SqlTrackingStore
 
     config = config or ServerConfig.from_env()
-    store = get_tracking_store(config.backend_store_uri, config.artifact_root)
+    store = SqlTrackingStore.for_uri(config.backend_store_uri, config.artifact_root)
     ctx = ServerContext(
         config=config,
         store=store,
         storage=ServerStorage(config),
-        embedded_db=getattr(store, "dialect", None) == "sqlite",
+        embedded_db=store.dialect == "sqlite",
     )
     app = FastAPI(
         title="Cairn tracking server",

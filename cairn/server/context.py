@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cairn.server.config import ServerConfig
     from cairn.server.storage import ServerStorage
-    from cairn.store.base import TrackingStore
+    from cairn.store.sql.store import SqlTrackingStore
 
 
 @dataclass(frozen=True, slots=True)
 class ServerContext:
     config: ServerConfig
-    store: TrackingStore
+    store: SqlTrackingStore  # a server serves a database, never another server
     storage: ServerStorage
     # The database is a file in this process (SQLite): a call never waits on a network, so
     # bounded handlers run on the event loop (see `Endpoint.bounded`).

@@ -70,6 +70,22 @@ def test_history_pages(store, run_id):
     assert steps == list(range(25))
 
 
+def test_history_points_are_the_history_as_tuples_with_the_same_pages(store, run_id):
+    values = [float(i) for i in range(22)] + [float("nan"), float("inf"), float("-inf")]
+    store.log_batch(run_id, metrics=[Metric("m", v, 100 + i, i) for i, v in enumerate(values)])
+    as_metrics = [(m.step, m.timestamp, m.value) for m in store.get_metric_history(run_id, "m")]
+    page = store.get_metric_history_points(run_id, "m", max_results=10)
+    points = list(page)
+    while page.token:
+        page = store.get_metric_history_points(run_id, "m", max_results=10, page_token=page.token)
+        points += page
+    assert len(points) == len(as_metrics) == 25
+    assert points[:22] == as_metrics[:22]
+    assert math.isnan(points[22][2])
+    assert points[23:] == [(23, 123, math.inf), (24, 124, -math.inf)]
+    assert list(store.get_metric_history_points(run_id, "never-logged")) == []
+
+
 def test_iter_history_streams_everything(store, run_id):
     for start in range(0, 3000, 1000):
         store.log_batch(

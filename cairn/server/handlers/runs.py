@@ -175,14 +175,14 @@ def get_history(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     if max_results is not None and max_results <= 0:
         raise InvalidParameterValue(f"max_results must be positive, got {max_results}")
     try:
-        page = ctx.store.get_metric_history(
+        page = ctx.store.get_metric_history_points(
             run_id_of(f), f["metric_key"], max_results=max_results, page_token=f["page_token"]
         )
     except ResourceDoesNotExist:
         return {}  # MLflow answers an unknown run with an empty history, not an error
     out: dict[str, Any] = {}
     if page:
-        out["metrics"] = wire.metric_dicts(page)
+        out["metrics"] = wire.point_dicts(f["metric_key"], page)
     if page.token:
         out["next_page_token"] = page.token
     return out

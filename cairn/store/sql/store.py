@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete
 
@@ -52,6 +52,8 @@ from cairn.store.sql.queries import check_max_results, insert_row, now_ms, page
 from cairn.store.sql.schema import runs
 from cairn.store.sql.schema import tags as run_tags
 from cairn.store.validation import RUN_NAME_TAG
+
+T = TypeVar("T")
 
 
 def resolve_artifact_root(root: str | None) -> str:
@@ -305,6 +307,31 @@ class SqlTrackingStore(ExperimentMethods):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> PagedList[Metric]:
+        return self._history_page(
+            run_id, metric_key, max_results, page_token, run_data.read_history
+        )
+
+    def get_metric_history_points(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[tuple[int, int, float]]:
+        """`get_metric_history` as (step, timestamp, value) tuples, with the same page tokens:
+        for the server, which turns them straight into JSON."""
+        return self._history_page(
+            run_id, metric_key, max_results, page_token, run_data.read_history_points
+        )
+
+    def _history_page(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None,
+        page_token: str | None,
+        read: Callable[[Connection, int, str, run_data.MetricKeys, int, int | None], list[T]],
+    ) -> PagedList[T]:
         from cairn.search.page_token import decode_page_token, encode_page_token
 
         if max_results is not None and max_results <= 0:
@@ -312,10 +339,10 @@ class SqlTrackingStore(ExperimentMethods):
         fingerprint = ("metric-history", run_id, metric_key)
         offset = decode_page_token(page_token, fingerprint)
 
-        def work(conn: Connection) -> PagedList[Metric]:
+        def work(conn: Connection) -> PagedList[T]:
             run_pk = self._run_row(conn, run_id).run_pk
             limit = None if max_results is None else max_results + 1
-            points = run_data.read_history(conn, run_pk, metric_key, self.keys, offset, limit)
+            points = read(conn, run_pk, metric_key, self.keys, offset, limit)
             token = None
             if max_results is not None and len(points) > max_results:
                 points = points[:max_results]
