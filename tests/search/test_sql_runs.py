@@ -273,6 +273,15 @@ def test_metric_order_walks_the_latest_metrics_index(sqlite_store):
     assert "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" in plan  # only ties are sorted
 
 
+@pytest.mark.parametrize("order", ["DESC", "ASC"])
+def test_a_range_on_the_sort_metric_walks_only_that_range(sqlite_store, order):
+    filter_string = "params.p = 'x' AND metrics.b > 0.5 AND metrics.a < 3"
+    plan = _plan(sqlite_store, filter_string, [f"metrics.b {order}"])
+    assert not any("driver" in step for step in plan)  # no filter-driven branch to count for
+    walk = plan[plan.index("MATERIALIZE have_first_key") + 1]
+    assert walk.startswith("SEARCH order0 USING COVERING INDEX ix_latest_metrics_key_value")
+
+
 def test_default_order_walks_the_runs_index(sqlite_store):
     plan = _plan(sqlite_store, "params.p = 'x'", None)
     # The index holds start_time DESC and run_id: the whole order, no sort step at all.

@@ -20,7 +20,11 @@ empty and PostgreSQL turns into a one-time filter, or a plain WHERE term):
   the few matches.
 * order-driven, when the first order key is a metric: walk ix_latest_metrics_key_value in
   sort order and stop after offset+limit matches. The walk is bounded (see `walk_limit`);
-  if it finds too few matches, a scan answers instead.
+  if it finds too few matches, a scan answers instead. When the filter also requires a
+  range of that same metric (`metrics.acc > 0.9` ordered by `metrics.acc`), the walk stays
+  inside the range, so it reads a prefix of what the filter-driven plan would read (10,000
+  runs, half in the range: 1.7 ms instead of 15), and a walk that reaches the range's end
+  has seen every match.
 
 The outer SELECT sorts the union and applies LIMIT/OFFSET, so every branch only has to
 return a superset of the page, in any order.
@@ -156,22 +160,27 @@ def build_run_search(
     included)."""
     query = _RunQuery(node, tuple(order), list(experiment_ids), list(stages))
     wanted = offset + limit
-    driver = _filter_driver(node)
     metric_first = order[0].entity is Entity.METRIC
+    driver = _filter_driver(node, prefer=order[0].key if metric_first else None)
     if driver is None and not metric_first:
         return query.scan().limit(limit).offset(offset)
 
     branches: list[Select[Any]] = []
     big: ColumnElement[bool] = true()
-    if driver is not None:
-        few = _fewer_than(driver, FILTER_DRIVER_MAX_ROWS)
-        branches.append(query.driven(driver, guard=few))
-        big = not_(few)
-    if metric_first:
-        branches.extend(query.metric_ordered(wanted, guard=big))
+    if driver is not None and metric_first and driver.key == order[0].key:
+        # The filter's range is on the sort metric itself: walking that range in sort order
+        # visits a prefix of what the filter-driven plan visits, and stops after `wanted`.
+        branches.extend(query.metric_ordered(wanted, guard=big, within=driver))
     else:
-        top = query.scan(guard=big, sort_columns=True).limit(wanted).subquery("top")
-        branches.append(select(*top.c))
+        if driver is not None:
+            few = _fewer_than(driver, FILTER_DRIVER_MAX_ROWS)
+            branches.append(query.driven(driver, guard=few))
+            big = not_(few)
+        if metric_first:
+            branches.extend(query.metric_ordered(wanted, guard=big))
+        else:
+            top = query.scan(guard=big, sort_columns=True).limit(wanted).subquery("top")
+            branches.append(select(*top.c))
     union = union_all(*branches).subquery("candidates")
     sort = [_sort_key(union.c[f"s{i}"], k) for i, k in enumerate(order)]
     return select(union.c.run_pk).order_by(*sort).limit(limit).offset(offset)
@@ -244,12 +253,16 @@ def _sort_key(expr: ColumnElement[Any], key: OrderKey) -> SortKey:
     return SortKey(ByteOrder(expr) if text else expr, key.ascending, nullable)
 
 
-def _filter_driver(node: Node | None) -> Comparison | None:
-    """A top-level metric range term every match must satisfy, if the filter has one."""
-    for term in conjuncts(node):
-        if isinstance(term, Comparison) and term.entity is Entity.METRIC and term.op in _RANGE_OPS:
-            return term
-    return None
+def _filter_driver(node: Node | None, prefer: str | None = None) -> Comparison | None:
+    """A top-level metric range term every match must satisfy, if the filter has one; one on
+    metric `prefer` (the first sort key) if there is such a term."""
+    ranges = [
+        term
+        for term in conjuncts(node)
+        if isinstance(term, Comparison) and term.entity is Entity.METRIC and term.op in _RANGE_OPS
+    ]
+    preferred = [term for term in ranges if term.key == prefer]
+    return (preferred or ranges or [None])[0]
 
 
 def _driver_rows(driver: Comparison) -> Select[Any]:
@@ -350,7 +363,9 @@ class _RunQuery:
         base, exprs = self.sort_columns(base.join(runs, runs.c.run_pk == rows.c.run_pk))
         return select(*_labelled(exprs)).select_from(base).where(*self.where(runs.c.run_pk))
 
-    def metric_ordered(self, wanted: int, guard: ColumnElement[bool]) -> list[Select[Any]]:
+    def metric_ordered(
+        self, wanted: int, guard: ColumnElement[bool], within: Comparison | None = None
+    ) -> list[Select[Any]]:
         """The order-driven branches, for a first order key that is a metric.
 
         Walk the first `walk_limit(wanted)` entries of ix_latest_metrics_key_value in sort
@@ -358,6 +373,9 @@ class _RunQuery:
         answer: a prefix of the index holds the first matches, and runs lacking the metric
         sort after all of them. Otherwise the matches are too rare (or too many runs lack the
         metric) for the walk to pay, and a scan of the scope answers instead.
+
+        `within`, a filter term every match satisfies on this same metric, narrows the walk
+        to its index range; a walk that reaches the end of the range has seen every match.
         """
         first = self.order[0]
         o = latest_metrics.alias("order0")
@@ -366,9 +384,14 @@ class _RunQuery:
         # The walk is bounded by a value, not by a LIMIT on a subquery: SQLite then still
         # reads the index in order and stops as soon as `wanted` runs have passed.
         b = latest_metrics.alias("bound")
+        in_range: list[ColumnElement[bool]] = []
+        bound_range: list[ColumnElement[bool]] = []
+        if within is not None:
+            in_range.append(compare(o.c.value, within.op, within.value))
+            bound_range.append(compare(b.c.value, within.op, within.value))
         bound = (
             select(b.c.value)
-            .where(b.c.key_id == key_id, b.c.value.is_not(None))
+            .where(b.c.key_id == key_id, b.c.value.is_not(None), *bound_range)
             .order_by(b.c.value.asc() if first.ascending else b.c.value.desc())
             .limit(1)
             .offset(walk_limit(wanted) - 1)
@@ -380,7 +403,7 @@ class _RunQuery:
         else:
             in_walk = o.c.value >= func.coalesce(bound, -DBL_MAX)
             walked_order = o.c.value.desc()
-        conditions = [guard, o.c.key_id == key_id, o.c.value.is_not(None), in_walk]
+        conditions = [guard, o.c.key_id == key_id, o.c.value.is_not(None), *in_range, in_walk]
         have = (
             select(*_labelled(exprs))
             .select_from(base)
@@ -392,6 +415,8 @@ class _RunQuery:
             .cte("have_first_key")
         )
         enough = select(func.count()).select_from(have).scalar_subquery() >= wanted
+        if within is not None:
+            enough = or_(enough, bound.is_(None))  # no bound: the walk covered the range
         walked = select(*have.c).where(enough)
         fallback = self.scan(and_(guard, not_(enough)), sort_columns=True, guard_table=True)
         top = fallback.limit(wanted).subquery("scanned")
