@@ -262,7 +262,8 @@ def _filter_driver(node: Node | None, prefer: str | None = None) -> Comparison |
         if isinstance(term, Comparison) and term.entity is Entity.METRIC and term.op in _RANGE_OPS
     ]
     preferred = [term for term in ranges if term.key == prefer]
-    return (preferred or ranges or [None])[0]
+    candidates = preferred or ranges
+    return candidates[0] if candidates else None
 
 
 def _driver_rows(driver: Comparison) -> Select[Any]:
