@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from cairn.server.app import ExactRoutes, create_app
@@ -56,3 +58,11 @@ def test_exact_routes_take_only_endpoints_that_answer_their_own_errors(tmp_path:
     # The artifact proxy relies on the app's exception handlers, so it stays behind them.
     assert not [path for _, path in exact if "mlflow-artifacts" in path]
     assert not [method for method, _ in exact if method == "HEAD"]
+
+
+def test_the_server_does_not_import_the_http_client() -> None:
+    # httpx is the remote client's; loading it would only slow the server's start.
+    modules = "cairn.cli.main, cairn.server.app, cairn.server.runner"
+    code = f"import sys, {modules}; print(sys.modules.get('httpx'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "None"
