@@ -49,7 +49,7 @@ BENCH_FLUENT = HERE / "bench_fluent_remote.py"
 DEFAULT_CAIRN = Path("/work/main/.venv/bin/cairn")
 DEFAULT_MLFLOW = Path("/work/mlflow-venv/bin/mlflow")
 MLFLOW_VENV_HINT = (
-    "python3 -m venv /work/mlflow-venv && /work/mlflow-venv/bin/pip install mlflow==3.17.2 httpx"
+    "python3 -m venv /work/mlflow-venv && /work/mlflow-venv/bin/pip install mlflow==3.17.2"
 )
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
