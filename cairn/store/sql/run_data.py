@@ -541,21 +541,13 @@ def _to_metrics(key: str, rows: Sequence[Any]) -> list[Metric]:
     The cyclic garbage collector is paused while the list is built: a million new objects
     would otherwise trigger collections that cost as much as reading the rows.
     """
-    nan = float("nan")
+    points = _to_points(list(rows))
     with paused_gc():
-        return [
-            Metric(
-                key,
-                nan if value is None else (value if -DBL_MAX < value < DBL_MAX else _loaded(value)),
-                ts,
-                step,
-            )
-            for step, ts, value in rows
-        ]
+        return [Metric(key, value, ts, step) for step, ts, value in points]
 
 
 def _to_points(rows: list[Any]) -> list[tuple[int, int, float]]:
-    """(step, timestamp, value) for history rows, NaN and ±inf restored as in `_to_metrics`.
+    """(step, timestamp, value) for history rows (value None for NaN), NaN and ±inf restored.
 
     Most histories hold only finite numbers, and then the driver's rows already are the
     answer: min and max (C-level; a NULL makes them raise) prove it without a Python loop.
