@@ -67,6 +67,7 @@ from cairn.search import (
     parse_order_by,
 )
 from cairn.search.sql import ByteOrder, SortKey, compare
+from cairn.store.sql.run_data import DBL_MAX  # +-inf are stored as +-DBL_MAX: nothing lies beyond
 from cairn.store.sql.schema import (
     datasets,
     input_tags,
@@ -84,8 +85,6 @@ FILTER_DRIVER_MAX_ROWS = 5000
 #: entries of the order metric's index before falling back to a scan.
 ORDER_WALK_MIN = 25_000
 ORDER_WALK_FACTOR = 10
-#: The largest double: the store keeps +-infinity as +-DBL_MAX, so nothing lies beyond it.
-DBL_MAX = 1.7976931348623157e308
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": runs.c.run_id,
