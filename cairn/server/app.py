@@ -37,12 +37,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     config = config or ServerConfig.from_env()
     store = SqlTrackingStore.for_uri(config.backend_store_uri, config.artifact_root)
-    ctx = ServerContext(
-        config=config,
-        store=store,
-        storage=ServerStorage(config),
-        embedded_db=store.dialect == "sqlite",
-    )
+    ctx = ServerContext(config=config, store=store, storage=ServerStorage(config))
     app = FastAPI(
         title="Cairn tracking server",
         version=__version__,

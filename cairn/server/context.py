@@ -16,6 +16,9 @@ class ServerContext:
     config: ServerConfig
     store: SqlTrackingStore  # a server serves a database, never another server
     storage: ServerStorage
-    # The database is a file in this process (SQLite): a call never waits on a network, so
-    # bounded handlers run on the event loop (see `Endpoint.bounded`).
-    embedded_db: bool = False
+
+    @property
+    def embedded_db(self) -> bool:
+        """The database is a file in this process (SQLite): a call never waits on a network,
+        so bounded handlers run on the event loop (see `Endpoint.bounded`)."""
+        return self.store.dialect == "sqlite"
