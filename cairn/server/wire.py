@@ -59,6 +59,17 @@ def _metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
     return out
 
 
+def with_wire_metrics(run_dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs already in the REST shape (`SqlTrackingStore.search_run_dicts`) with non-finite
+    metric values spelled for the wire, in place."""
+    isfinite = math.isfinite
+    for run in run_dicts:
+        for metric in run["data"].get("metrics", ()):
+            if not isfinite(metric["value"]):
+                metric["value"] = wire_double(metric["value"])
+    return run_dicts
+
+
 def run_dict(run: Run) -> dict[str, Any]:
     """A run as MLflow sends it: latest metrics only, empty collections omitted.
 

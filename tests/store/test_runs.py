@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from cairn.entities import (
@@ -9,11 +11,14 @@ from cairn.entities import (
     DatasetInput,
     InputTag,
     LifecycleStage,
+    Metric,
     Param,
+    Run,
     RunStatus,
     RunTag,
 )
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from cairn.store.validation import RUN_NAME_TAG
 
 
 @pytest.fixture
@@ -184,3 +189,44 @@ def test_run_times_must_be_64_bit_integers(store, run_id, bad):
         store.create_run("0", start_time=bad)
     with pytest.raises(InvalidParameterValue, match="64 bits"):
         store.update_run_info(run_id, end_time=bad)
+
+
+def _rest_shape(run: Run) -> dict:
+    """`Run.to_dict` with empty lists left out (as MLflow leaves them out), NaN made comparable."""
+    d = run.to_dict()
+    d["data"] = {k: v for k, v in d["data"].items() if v}
+    d["inputs"] = {k: v for k, v in d["inputs"].items() if v}
+    for metric in d["data"].get("metrics", ()):
+        if math.isnan(metric["value"]):
+            metric["value"] = "nan"
+    return d
+
+
+def test_search_run_dicts_gives_the_runs_of_search_runs_in_rest_shape(store, run_id):
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("b", math.inf, 5, 1),
+            Metric("a", -math.inf, 6, 2),
+            Metric("c", math.nan, 7, 3),
+            Metric("d", 0.1, 8, 4),
+        ],
+        params=[Param("p", "1")],
+        tags=[RunTag("t", "x")],
+    )
+    dataset = Dataset("iris", "abc123", "local", '{"uri": "/data/iris.csv"}', '{"cols": []}')
+    store.log_inputs(run_id, [DatasetInput(dataset, (InputTag("mlflow.data.context", "train"),))])
+    store.update_run_info(run_id, RunStatus.FINISHED, 2000, None)
+    store.create_run("0", start_time=None)  # no metrics, params, inputs or start time
+    bare = store.create_run("0", start_time=3000, run_name="bare").info.run_id
+    store.delete_tag(bare, RUN_NAME_TAG)  # and no tags at all
+
+    runs = store.search_runs(["0"], order_by=["attributes.start_time ASC"])
+    dicts = store.search_run_dicts(["0"], order_by=["attributes.start_time ASC"])
+    assert len(dicts) == 3
+    for d in dicts:
+        for metric in d["data"].get("metrics", ()):
+            if math.isnan(metric["value"]):
+                metric["value"] = "nan"
+    assert dicts == [_rest_shape(r) for r in runs]
+    assert dicts.token == runs.token

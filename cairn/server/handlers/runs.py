@@ -17,7 +17,6 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from cairn.gc_pause import paused_gc
 from cairn.server import wire
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint
@@ -153,7 +152,7 @@ def log_model(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     max_results = f["max_results"]
-    page = ctx.store.search_runs(
+    page = ctx.store.search_run_dicts(
         experiment_ids=f["experiment_ids"],
         filter_string=f["filter"],
         run_view_type=ViewType.parse(f["run_view_type"]),
@@ -163,8 +162,7 @@ def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     if page:
-        with paused_gc():
-            out["runs"] = [wire.run_dict(run) for run in page]
+        out["runs"] = wire.with_wire_metrics(page)
     if page.token:
         out["next_page_token"] = page.token
     return out

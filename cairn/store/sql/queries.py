@@ -45,7 +45,7 @@ def page(
     """Run a search `query` (fetching max_results + 1 keys) and load one page of entities."""
     from cairn.search.page_token import encode_page_token
 
-    keys = [r[0] for r in conn.execute(query)]
+    keys = list(conn.execute(query).scalars())
     more = len(keys) > max_results
     token = encode_page_token(offset + max_results, fingerprint) if more else None
     with paused_gc():  # a page is up to 50,000 entities of many small objects each

@@ -454,8 +454,19 @@ def _load_sql(dialect: Dialect) -> tuple[str, str, str, str, str, str]:
     )
 
 
-def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> list[Run]:
-    """Full Run entities for `run_pks` (in that order), with a fixed number of queries.
+class _RunsRows(NamedTuple):
+    """What `_read_runs` fetched for a set of runs, keyed by run key."""
+
+    runs: dict[int, tuple[Any, ...]]
+    latest: dict[int, list[tuple[int, Any, int, int]]]  # (key_id, stored value, timestamp, step)
+    params: dict[int, dict[str, str]]
+    tags: dict[int, dict[str, str]]
+    inputs: dict[int, list[DatasetInput]]
+    names: dict[int, str]  # metric key id -> name
+
+
+def _read_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> _RunsRows:
+    """The rows of `run_pks` from every table a run is made of, with a fixed number of queries.
 
     A search page is up to thousands of runs, so this is plain driver SQL (run keys are our
     own integers, written into the statement) and rows are unpacked as tuples: SQLAlchemy's
@@ -484,25 +495,100 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
             _add_inputs(pairs, driver_execute(conn, input_tags_sql.format(pks=ids)), input_map)
     key_ids = {point[0] for points in latest.values() for point in points}
     names = keys.names(conn, key_ids)
+    return _RunsRows(run_rows, latest, param_map, tag_map, input_map, names)
+
+
+def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> list[Run]:
+    """Full Run entities for `run_pks` (in that order)."""
+    rows = _read_runs(conn, run_pks, keys)
+    names = rows.names
     nan = float("nan")
     no_inputs = RunInputs()
     result = []
     for pk in run_pks:
         metric_list = [
             Metric(names[key_id], nan if value is None else _loaded(value), timestamp, step)
-            for key_id, value, timestamp, step in latest[pk]
+            for key_id, value, timestamp, step in rows.latest[pk]
         ]
         if len(metric_list) > 1:
             metric_list.sort(key=lambda m: m.key)
-        inputs = input_map[pk]
+        inputs = rows.inputs[pk]
         result.append(
             Run(
-                run_info(run_rows[pk]),
-                RunData.from_latest(metric_list, param_map[pk], tag_map[pk]),
+                run_info(rows.runs[pk]),
+                RunData.from_latest(metric_list, rows.params[pk], rows.tags[pk]),
                 RunInputs(tuple(inputs)) if inputs else no_inputs,
             )
         )
     return result
+
+
+def load_run_dicts(
+    conn: Connection, run_pks: Sequence[int], keys: MetricKeys
+) -> list[dict[str, Any]]:
+    """`run_pks` (in that order) as the REST API sends runs, built straight from the rows.
+
+    The shape is `Run.to_dict`'s with empty metric, param, tag and input lists left out, as
+    MLflow leaves them out; metric values are floats, NaN and ±inf included (the server spells
+    those for the wire). A search page of 1,000 runs is built here in about a third of the
+    time that building entities and converting them takes.
+    """
+    rows = _read_runs(conn, run_pks, keys)
+    names = rows.names
+    nan = float("nan")
+    statuses = {value: status._value_ for value, status in _STATUSES.items()}
+    stages = {value: stage._value_ for value, stage in _STAGES.items()}
+    result: list[dict[str, Any]] = []
+    append = result.append
+    for pk in run_pks:
+        _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = rows.runs[pk][:10]
+        info: dict[str, Any] = {
+            "run_id": run_id,
+            "run_uuid": run_id,
+            "run_name": name,
+            "experiment_id": str(experiment_id),
+            "user_id": user_id,
+            "status": statuses[status],
+            "artifact_uri": uri,
+            "lifecycle_stage": stages[stage],
+        }
+        if start is not None:
+            info["start_time"] = start
+        if end is not None:
+            info["end_time"] = end
+        data: dict[str, Any] = {}
+        latest = rows.latest[pk]
+        if latest:
+            metric_list = [
+                {
+                    "key": names[key_id],
+                    "value": nan if value is None else _loaded(value),
+                    "timestamp": timestamp,
+                    "step": step,
+                }
+                for key_id, value, timestamp, step in latest
+            ]
+            if len(metric_list) > 1:
+                metric_list.sort(key=_by_key)
+            data["metrics"] = metric_list
+        run_params = rows.params[pk]
+        if run_params:
+            data["params"] = [{"key": k, "value": v} for k, v in run_params.items()]
+        run_tags = rows.tags[pk]
+        if run_tags:
+            data["tags"] = [{"key": k, "value": v} for k, v in run_tags.items()]
+        inputs = rows.inputs[pk]
+        append(
+            {
+                "info": info,
+                "data": data,
+                "inputs": {"dataset_inputs": [d.to_dict() for d in inputs]} if inputs else {},
+            }
+        )
+    return result
+
+
+_by_key = itemgetter("key")
 
 
 def _add_inputs(

@@ -367,6 +367,47 @@ class SqlTrackingStore(ExperimentMethods):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
+        return self._search_runs(
+            run_data.load_runs,
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def search_run_dicts(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict[str, Any]]:
+        """`search_runs` with each run as the REST API sends it (see `load_run_dicts`): the
+        server's search answers skip building entities only to turn them into dicts."""
+        return self._search_runs(
+            run_data.load_run_dicts,
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def _search_runs(
+        self,
+        loader: Callable[[Connection, list[Any], run_data.MetricKeys], list[T]],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        run_view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList[T]:
         from cairn.search.page_token import decode_page_token
         from cairn.store.sql.search_runs import select_run_pks
 
@@ -383,9 +424,9 @@ class SqlTrackingStore(ExperimentMethods):
         offset = decode_page_token(page_token, fingerprint)
         query = select_run_pks(filter_string, eids, stages, order_by, offset, max_results + 1)
 
-        def work(conn: Connection) -> PagedList[Run]:
-            def load(pks: list[Any]) -> list[Run]:
-                return run_data.load_runs(conn, pks, self.keys)
+        def work(conn: Connection) -> PagedList[T]:
+            def load(pks: list[Any]) -> list[T]:
+                return loader(conn, pks, self.keys)
 
             return page(conn, query, offset, max_results, fingerprint, load)
 
