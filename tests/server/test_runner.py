@@ -1,4 +1,4 @@
-"""`cairn.server.runner`: TCP_NODELAY on every accepted connection."""
+"""`cairn.server.runner`: TCP_NODELAY on every accepted connection, writes sent together."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import uvicorn
 import uvloop
 
 from cairn.server import runner
-from cairn.server.runner import NoDelayHttpToolsProtocol, set_nodelay
+from cairn.server.runner import CoalescingTransport, NoDelayHttpToolsProtocol, set_nodelay
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
@@ -143,6 +143,124 @@ def test_the_protocol_sets_nodelay_on_every_connection(monkeypatch: pytest.Monke
                 assert client.get(url).status_code == 200
     assert len(recorded) == 4
     assert all(recorded)
+
+
+class RecordingTransport(asyncio.Transport):
+    """Stands in for the event loop's socket transport: records each write it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.sent.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def coalescing() -> tuple[asyncio.AbstractEventLoop, RecordingTransport, CoalescingTransport]:
+    loop = asyncio.new_event_loop()
+    inner = RecordingTransport()
+    return loop, inner, CoalescingTransport(inner, loop)
+
+
+def run_one_step(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_writes_of_one_loop_step_leave_in_one_send() -> None:
+    loop, inner, transport = coalescing()
+    try:
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        transport.write(bytearray(b"ok"))
+        assert inner.sent == []
+        assert transport.get_write_buffer_size() == 40
+        run_one_step(loop)
+        assert inner.sent == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+        transport.write(b"next")
+        run_one_step(loop)
+        assert inner.sent[1:] == [b"next"]
+    finally:
+        loop.close()
+
+
+def test_a_large_write_is_sent_at_once() -> None:
+    loop, inner, transport = coalescing()
+    try:
+        transport.write(b"h")
+        transport.write(b"x" * CoalescingTransport.FLUSH_BYTES)
+        assert inner.sent == [b"h" + b"x" * CoalescingTransport.FLUSH_BYTES]
+        run_one_step(loop)  # the scheduled flush finds nothing left
+        assert len(inner.sent) == 1
+    finally:
+        loop.close()
+
+
+def test_close_sends_what_is_waiting_and_abort_drops_it() -> None:
+    loop, inner, transport = coalescing()
+    try:
+        transport.writelines([b"a", b"b"])
+        transport.close()
+        assert inner.sent == [b"ab"]
+        assert transport.is_closing()  # the rest is the wrapped transport's
+        run_one_step(loop)
+        assert inner.sent == [b"ab"]
+
+        loop2, inner2, aborted = coalescing()
+        aborted.write(b"lost")
+        aborted.abort()
+        loop2.run_until_complete(asyncio.sleep(0))
+        loop2.close()
+        assert inner2.sent == []
+    finally:
+        loop.close()
+
+
+def test_nothing_is_written_to_a_transport_that_is_closing() -> None:
+    loop, inner, transport = coalescing()
+    try:
+        transport.write(b"late")
+        inner.closing = True  # the peer went away before the flush
+        run_one_step(loop)
+        assert inner.sent == []
+    finally:
+        loop.close()
+
+
+def test_responses_arrive_whole_through_the_protocol() -> None:
+    """Small answers, a streamed answer across awaits and a large body, on one connection."""
+    big = bytes(range(256)) * 4096  # 1 MiB: flushed in FLUSH_BYTES pieces, under flow control
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["path"]
+        headers = [] if path == "/stream" else [(b"content-length", b"%d" % len(bodies[path]))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if path == "/stream":
+            for part in (b"one,", b"two,", b"three"):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+                await asyncio.sleep(0.01)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": bodies[path]})
+
+    bodies = {"/small": b"ok", "/big": big}
+    with uvicorn_in_thread(app) as url, httpx.Client() as client:
+        for _ in range(20):
+            assert client.get(url + "/small").content == b"ok"
+        assert client.get(url + "/stream").content == b"one,two,three"
+        assert client.get(url + "/big").content == big
+        assert client.get(url + "/small").content == b"ok"
 
 
 def test_the_backend_must_be_a_database_not_another_server() -> None:
