@@ -63,7 +63,17 @@ from cairn.version import __version__
 # Submodules reachable as attributes (`cairn.data.from_pandas(...)`) without importing them
 # here: each pulls in heavy dependencies or is rarely needed.
 _LAZY_SUBMODULES = frozenset(
-    {"artifacts", "data", "models", "registry", "search", "settings", "store", "tracking"}
+    {
+        "artifacts",
+        "data",
+        "models",
+        "projects",
+        "registry",
+        "search",
+        "settings",
+        "store",
+        "tracking",
+    }
 )
 
 

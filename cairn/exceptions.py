@@ -13,6 +13,7 @@
     ├── EndpointNotFound                ENDPOINT_NOT_FOUND        404  (no such route)
     ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
     │   └── ServerUnreachable           TEMPORARILY_UNAVAILABLE   503  (no answer, retries spent)
+    ├── ExecutionException              INTERNAL_ERROR            500  (a project could not run)
     └── RestError                       (whatever the server said)
 
 The server turns an exception into `{"error_code": ..., "message": ...}` with `http_status`;
@@ -118,6 +119,13 @@ class TemporarilyUnavailable(CairnException):
 
 class ServerUnreachable(TemporarilyUnavailable):
     """A remote server could not be reached (refused, reset, timed out), even after retries."""
+
+
+class ExecutionException(CairnException):
+    """A project run that could not be carried out: its environment cannot be built (a tool
+    such as conda or docker is missing or unusable, no matching Python), its code cannot be
+    fetched, or, for a synchronous run, its command failed. MLflow's name, kept for scripts
+    that catch `mlflow.projects.ExecutionException`."""
 
 
 class RestError(CairnException):

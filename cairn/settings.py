@@ -107,6 +107,28 @@ PROJECT_ENTRY_POINT = Setting(
     "mlflow.project.entryPoint tag.",
     "MLFLOW_PROJECT_ENTRY_POINT",
 )
+ENV_CACHE_DIR = Setting(
+    "env_cache_dir",
+    "CAIRN_ENV_CACHE_DIR",
+    None,
+    "Where `cairn run` keeps the project environments it builds, one per environment digest "
+    "(default: $XDG_CACHE_HOME/cairn/envs, else ~/.cache/cairn/envs).",
+)
+UV_EXECUTABLE = Setting(
+    "uv_executable",
+    "CAIRN_UV_EXECUTABLE",
+    None,
+    "The uv executable that builds project environments (default: uv on PATH, else beside "
+    "the running Python). `none` makes `--env-manager virtualenv` use venv and pip instead.",
+)
+CONDA_HOME = Setting(
+    "conda_home",
+    "CAIRN_CONDA_HOME",
+    None,
+    "Conda installation whose bin/conda builds conda project environments (default: "
+    "$CONDA_EXE, else conda on PATH).",
+    "MLFLOW_CONDA_HOME",
+)
 
 # -- talking to a tracking server ------------------------------------------------------------
 TRACKING_TOKEN = Setting(
@@ -180,6 +202,9 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SQL_POOL_SIZE,
     USER,
     PROJECT_ENTRY_POINT,
+    ENV_CACHE_DIR,
+    UV_EXECUTABLE,
+    CONDA_HOME,
     TRACKING_TOKEN,
     TRACKING_USERNAME,
     TRACKING_PASSWORD,

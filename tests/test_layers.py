@@ -21,10 +21,11 @@ FORBIDDEN = {
         "cairn.settings",
     },
     "cairn.search": {"cairn.store", "cairn.tracking", "cairn.cli", "cairn.data"},
-    "cairn.store": {"cairn.tracking", "cairn.cli", "cairn.data", "cairn.server"},
+    "cairn.store": {"cairn.tracking", "cairn.cli", "cairn.data", "cairn.server", "cairn.projects"},
     "cairn.artifacts": {"cairn.store", "cairn.tracking", "cairn.cli", "cairn.server"},
     "cairn.server": {"cairn.cli"},
-    "cairn.tracking": {"cairn.cli", "cairn.server"},
+    "cairn.tracking": {"cairn.cli", "cairn.server", "cairn.projects"},
+    "cairn.projects": {"cairn.cli", "cairn.server"},
     "cairn.data": {"cairn.cli", "cairn.store"},
     "cairn.transport": {
         "cairn.store",

@@ -92,6 +92,8 @@ def test_mlflow_names() -> None:
     assert cairn.entities.Run is not None
     assert cairn.data.from_pandas is not None
     assert callable(cairn.tracking.MlflowClient)
+    assert callable(cairn.projects.run)  # mlflow.projects.run
+    assert cairn.projects.ExecutionException is cairn.exceptions.ExecutionException
 
 
 def test_version_comes_from_version_module() -> None:
@@ -123,6 +125,7 @@ def _fresh_python(code: str) -> str:
 
 def test_import_cairn_does_not_import_heavy_libraries() -> None:
     heavy = ["sqlalchemy", "pandas", "numpy", "matplotlib", "PIL", "yaml", "sklearn", "alembic"]
+    heavy.append("cairn.projects")  # loaded on first use of `cairn.projects`
     out = _fresh_python(
         f"import sys, cairn; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )

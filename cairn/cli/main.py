@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cairn.cli import artifacts, db, experiments, runs, server
+from cairn.cli import artifacts, db, experiments, projects, runs, server
 from cairn.cli.output import print_error
 from cairn.exceptions import CairnException
 
@@ -38,6 +38,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
+app.command("run")(projects.run_project)
 app.command("server")(server.server)
 app.command("ui", help="Alias of `cairn server`.")(server.server)
 
@@ -62,7 +63,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Cairn: track machine-learning experiments, runs and artifacts."""
+    """Cairn: track machine-learning experiments, runs and artifacts, and run projects."""
 
 
 def main() -> None:
