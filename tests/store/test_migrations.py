@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,13 @@ from sqlalchemy import create_engine, text
 
 from cairn.exceptions import CairnException
 from cairn.store.sql.engine import make_engine, sqlalchemy_url
-from cairn.store.sql.migrations import HEAD, current_revision, ensure_current, upgrade
+from cairn.store.sql.migrations import (
+    HEAD,
+    current_revision,
+    ensure_current,
+    sqlite_snapshot,
+    upgrade,
+)
 from cairn.store.sql.store import SqlTrackingStore
 
 
@@ -73,3 +81,71 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
 
     with pytest.raises(TemporarilyUnavailable, match="Cannot connect to the database"):
         SqlTrackingStore("postgresql://postgres@127.0.0.1:1/nowhere", "/tmp")
+
+
+def _schema(uri: str) -> list[tuple[object, ...]]:
+    engine = create_engine(sqlalchemy_url(uri))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
+            ).all()
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in rows] + [tuple(v) for v in version]
+
+
+def test_a_new_sqlite_database_from_the_snapshot_has_the_migrations_schema(
+    tmp_path: Path,
+) -> None:
+    """If this fails after adding a migration, run
+    `python -m cairn.store.sql.migrations.sqlite_snapshot` and commit sqlite_head.sql."""
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    upgrade(migrated)  # Alembic, always
+    assert sqlite_snapshot.read_snapshot()[0] == HEAD
+    from_snapshot = f"sqlite:///{tmp_path / 'snapshot.db'}"
+    engine = make_engine(from_snapshot)
+    try:
+        assert sqlite_snapshot.create_from_snapshot(engine, HEAD)
+        ensure_current(engine)
+    finally:
+        engine.dispose()
+    assert _schema(from_snapshot) == _schema(migrated)
+
+
+def test_a_snapshot_at_another_revision_is_not_used(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    engine = make_engine(uri)
+    try:
+        assert not sqlite_snapshot.create_from_snapshot(engine, "9999")
+        assert current_revision(engine) is None  # nothing was created
+    finally:
+        engine.dispose()
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_get_the_schema(
+    tmp_path: Path,
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    script = (
+        "import sys\n"
+        "from cairn.store.sql.store import SqlTrackingStore\n"
+        "store = SqlTrackingStore(sys.argv[1], sys.argv[2])\n"
+        "print(store.get_experiment('0').name)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, uri, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert all(out.strip() == "Default" for out, _ in outputs)
+    store = SqlTrackingStore(uri, str(tmp_path))
+    assert current_revision(store.engine) == HEAD
+    assert [e.name for e in store.search_experiments()] == ["Default"]

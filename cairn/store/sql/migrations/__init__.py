@@ -69,6 +69,17 @@ def _check_reachable(engine: Engine) -> None:
         ) from exc
 
 
+def _create_schema(engine: Engine) -> str | None:
+    """Give a new database the newest schema: from the snapshot for SQLite, when it is
+    current (see `sqlite_snapshot`), else by running the migrations."""
+    if engine.dialect.name == "sqlite":
+        from cairn.store.sql.migrations.sqlite_snapshot import create_from_snapshot
+
+        if create_from_snapshot(engine, HEAD):
+            return current_revision(engine)
+    return upgrade_engine(engine)
+
+
 def ensure_current(engine: Engine) -> None:
     """Create the schema in a new database; refuse to run against an outdated one.
 
@@ -80,7 +91,7 @@ def ensure_current(engine: Engine) -> None:
     revision = current_revision(engine)
     if revision is None:
         try:
-            revision = upgrade_engine(engine)
+            revision = _create_schema(engine)
         except DBAPIError as exc:
             if current_revision(engine) == HEAD:
                 return

@@ -1,0 +1,134 @@
+-- revision: 0001
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL, 
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+)
+;
+CREATE TABLE experiments (
+	experiment_id INTEGER NOT NULL, 
+	name VARCHAR(500) NOT NULL, 
+	artifact_location VARCHAR(2000) NOT NULL, 
+	lifecycle_stage VARCHAR(16) NOT NULL, 
+	creation_time BIGINT NOT NULL, 
+	last_update_time BIGINT NOT NULL, 
+	PRIMARY KEY (experiment_id), 
+	UNIQUE (name)
+)
+;
+CREATE TABLE experiment_tags (
+	experiment_id INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (experiment_id, "key"), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+)
+;
+CREATE TABLE runs (
+	run_pk INTEGER NOT NULL, 
+	run_id VARCHAR(32) NOT NULL, 
+	experiment_id INTEGER NOT NULL, 
+	name VARCHAR(250) NOT NULL, 
+	user_id VARCHAR(256) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	start_time BIGINT, 
+	end_time BIGINT, 
+	lifecycle_stage VARCHAR(16) NOT NULL, 
+	artifact_uri VARCHAR(2000) NOT NULL, 
+	deleted_time BIGINT, 
+	PRIMARY KEY (run_pk), 
+	UNIQUE (run_id), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+)
+;
+CREATE INDEX ix_runs_experiment_stage_start ON runs (experiment_id, lifecycle_stage, start_time DESC, run_id)
+;
+CREATE TABLE metric_keys (
+	key_id INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	PRIMARY KEY (key_id), 
+	UNIQUE ("key")
+)
+;
+CREATE TABLE metrics (
+	run_pk INTEGER NOT NULL, 
+	key_id INTEGER NOT NULL, 
+	step BIGINT NOT NULL, 
+	timestamp BIGINT NOT NULL, 
+	value DOUBLE NOT NULL, 
+	is_nan BOOLEAN NOT NULL, 
+	PRIMARY KEY (run_pk, key_id, step, timestamp, value, is_nan)
+)
+ WITHOUT ROWID
+
+
+;
+CREATE TABLE latest_metrics (
+	run_pk INTEGER NOT NULL, 
+	key_id INTEGER NOT NULL, 
+	value DOUBLE, 
+	timestamp BIGINT NOT NULL, 
+	step BIGINT NOT NULL, 
+	PRIMARY KEY (run_pk, key_id)
+)
+ WITHOUT ROWID
+
+
+;
+CREATE INDEX ix_latest_metrics_key_value ON latest_metrics (key_id, value)
+;
+CREATE TABLE params (
+	run_pk INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (run_pk, "key"), 
+	FOREIGN KEY(run_pk) REFERENCES runs (run_pk) ON DELETE CASCADE
+)
+ WITHOUT ROWID
+
+
+;
+CREATE TABLE tags (
+	run_pk INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (run_pk, "key"), 
+	FOREIGN KEY(run_pk) REFERENCES runs (run_pk) ON DELETE CASCADE
+)
+ WITHOUT ROWID
+
+
+;
+CREATE TABLE datasets (
+	dataset_pk INTEGER NOT NULL, 
+	experiment_id INTEGER NOT NULL, 
+	name VARCHAR(500) NOT NULL, 
+	digest VARCHAR(36) NOT NULL, 
+	source_type VARCHAR(36) NOT NULL, 
+	source TEXT NOT NULL, 
+	schema TEXT, 
+	profile TEXT, 
+	PRIMARY KEY (dataset_pk), 
+	CONSTRAINT uq_datasets_experiment_name_digest UNIQUE (experiment_id, name, digest), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+)
+;
+CREATE TABLE run_inputs (
+	run_pk INTEGER NOT NULL, 
+	dataset_pk INTEGER NOT NULL, 
+	PRIMARY KEY (run_pk, dataset_pk), 
+	FOREIGN KEY(run_pk) REFERENCES runs (run_pk) ON DELETE CASCADE, 
+	FOREIGN KEY(dataset_pk) REFERENCES datasets (dataset_pk) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_run_inputs_dataset ON run_inputs (dataset_pk)
+;
+CREATE TABLE input_tags (
+	run_pk INTEGER NOT NULL, 
+	dataset_pk INTEGER NOT NULL, 
+	"key" VARCHAR(255) NOT NULL, 
+	value VARCHAR(500) NOT NULL, 
+	PRIMARY KEY (run_pk, dataset_pk, "key")
+)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0001')
+;
