@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,15 @@ from cairn.server import proxy, wire
 from cairn.server.config import ServerConfig
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint, all_endpoints
-from cairn.server.errors import EXCEPTION_HANDLERS, error_response, server_fault
+from cairn.server.errors import (
+    EXCEPTION_HANDLERS,
+    SERVER_FAULT_CODE,
+    SERVER_FAULT_MESSAGE,
+    error_body,
+    error_response,
+    log_fault,
+    server_fault,
+)
 from cairn.server.messages import parse_json, parse_query
 from cairn.server.storage import ServerStorage
 from cairn.version import __version__
@@ -79,6 +88,8 @@ class ExactRoutes:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.exact: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {}
+        # (method, path) -> (InlineAnswer, body limit): what the protocol may answer itself.
+        self.inline: dict[tuple[bytes, bytes], tuple[InlineAnswer, int]] = {}
         for route in app.router.routes:
             if (
                 isinstance(route, Route)
@@ -88,6 +99,9 @@ class ExactRoutes:
             ):
                 for method in route.methods - {"HEAD"}:
                     self.exact[(method, route.path)] = route.endpoint
+                    inline = getattr(route.endpoint, INLINE_ANSWER, None)
+                    if inline is not None:
+                        self.inline[(method.encode(), route.path.encode())] = inline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -134,6 +148,14 @@ answers_errors(health)
 answers_errors(version)
 
 
+# A synchronous exchange: (method, query string, body, Content-Type) -> (status, JSON body).
+InlineAnswer = Callable[[str, bytes, bytes, str], tuple[int, bytes]]
+
+# Set on endpoints that can also answer as an `InlineAnswer` (see `json_handler`), with the
+# body limit that applies, for the server's fast path (`runner.NoDelayHttpToolsProtocol`).
+INLINE_ANSWER = "cairn_inline_answer"
+
+
 def json_handler(
     endpoint: Endpoint, ctx: ServerContext
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -146,7 +168,8 @@ def json_handler(
             if request.method == "GET":
                 fields = parse_query(message, request.query_params.multi_items())
             else:
-                fields = parse_json(message, await json_body(request, limit))
+                body = await read_limited(request, limit)
+                fields = parse_json(message, decode_body(body, request.headers.get("content-type")))
             if inline:
                 # A thread handoff costs 150-250 µs here, more than the handler's own work.
                 result = handler(ctx, fields)
@@ -162,21 +185,37 @@ def json_handler(
             return server_fault(request, exc)
         return Response(wire.dumps(result), media_type="application/json")
 
+    def answer(method: str, query: bytes, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """`handle` for a request whose body has been read whole, without ASGI."""
+        try:
+            if method == "GET":
+                pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                fields = parse_query(message, pairs)
+            else:
+                fields = parse_json(message, decode_body(body, content_type))
+            return 200, wire.dumps(handler(ctx, fields))
+        except CairnException as exc:
+            return exc.http_status, error_body(exc.error_code, exc.message)
+        except Exception as exc:
+            log_fault(method, endpoint.api_path, exc)
+            return 500, error_body(SERVER_FAULT_CODE, SERVER_FAULT_MESSAGE)
+
     handle.__name__ = endpoint.handler.__name__
     answers_errors(handle)
+    if inline:
+        setattr(handle, INLINE_ANSWER, (answer, limit))
     return handle
 
 
-async def json_body(request: Request, limit: int) -> object:
+def decode_body(body: bytes, content_type: str | None) -> object:
     """The decoded JSON body: `{}` when empty, decoded twice when it is JSON in a string."""
-    body = await read_limited(request, limit)
     if not body.strip():
         return {}
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type not in JSON_TYPES:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES:
         raise InvalidParameterValue(
             "Request body must be JSON with Content-Type: application/json"
-            + (f" (got {content_type!r})" if content_type else " (no Content-Type given)")
+            + (f" (got {media_type!r})" if media_type else " (no Content-Type given)")
         )
     decoded = wire.loads(body)
     if isinstance(decoded, str):  # legacy clients send the JSON document as a JSON string

@@ -21,9 +21,14 @@ log = logging.getLogger("cairn.server")
 _HTTP_CODES = {404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST", 413: "REQUEST_LIMIT_EXCEEDED"}
 
 
+def error_body(error_code: str, message: str) -> bytes:
+    return wire.dumps({"error_code": error_code, "message": message})
+
+
 def error_response(status: int, error_code: str, message: str) -> Response:
-    body = wire.dumps({"error_code": error_code, "message": message})
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(
+        error_body(error_code, message), status_code=status, media_type="application/json"
+    )
 
 
 async def cairn_error(request: Request, exc: Exception) -> Response:
@@ -46,10 +51,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+SERVER_FAULT_CODE = "INTERNAL_ERROR"
+SERVER_FAULT_MESSAGE = "Internal server error; see the server log"
+
+
+def log_fault(method: str, path: str, exc: Exception) -> None:
+    log.error("Unhandled error in %s %s", method, path, exc_info=exc)
+
+
 def server_fault(request: Request, exc: Exception) -> Response:
     """Log the traceback, answer the client without it."""
-    log.error("Unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "INTERNAL_ERROR", "Internal server error; see the server log")
+    log_fault(request.method, request.url.path, exc)
+    return error_response(500, SERVER_FAULT_CODE, SERVER_FAULT_MESSAGE)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

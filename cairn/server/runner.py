@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cairn.server.config import CONFIG_ENV, ServerConfig
@@ -93,12 +96,110 @@ class CoalescingTransport:
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with Nagle's algorithm switched off per connection and
-    each response's writes sent together (`CoalescingTransport`)."""
+    """uvicorn's httptools protocol with Nagle's algorithm switched off per connection, each
+    response's writes sent together (`CoalescingTransport`), and a fast path for the
+    endpoints the app can answer synchronously.
+
+    uvicorn spends ~100 µs of every request on its ASGI machinery (a task, the scope, the
+    receive and send messages, the middleware); a `log-metric` on SQLite does ~130 µs of
+    work of its own. The endpoints that `ExactRoutes.inline` lists (bounded handlers on an
+    embedded database, which run on the event loop anyway) are answered right here, from
+    the parser's callbacks, when the request is plain: its body length is declared and within
+    the limit, nothing else is in flight on the connection, no `Expect: 100-continue`, no
+    escaped path, no concurrency limit. Anything else takes uvicorn's path unchanged.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inline = _inline_table(self.app)
+        self._answer: tuple[Any, bytes, bytes, bool] | None = None
+        self._body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         set_nodelay(transport)
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_headers_complete(self) -> None:
+        if self._inline and self._take_inline():
+            return
+        super().on_headers_complete()
+
+    def _take_inline(self) -> bool:
+        """Whether this request is answered by the fast path (then its body is collected)."""
+        if self.limit_concurrency is not None or self.expect_100_continue or self.pipeline:
+            return False
+        if self.root_path:
+            return False
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False  # answers must leave in request order
+        method = self.parser.get_method()
+        parsed = httptools.parse_url(self.url)
+        found = self._inline.get((method, parsed.path))
+        if found is None or self.parser.should_upgrade():
+            return False
+        answer, limit = found
+        length = 0
+        content_type = b""
+        for name, value in self.headers:  # names are lower-cased by on_header
+            if name == b"content-length":
+                if not value.isdigit():
+                    return False
+                length = int(value)
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"transfer-encoding":
+                return False  # chunked: uvicorn's path reads and limits it
+        if length > limit:
+            return False  # uvicorn's path answers 413
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        self._answer = (answer, parsed.query or b"", content_type, keep_alive)
+        self._body = []
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        if self._answer is not None:
+            self._body.append(body)
+        else:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._answer is None:
+            super().on_message_complete()
+            return
+        answer, query, content_type, keep_alive = self._answer
+        self._answer = None
+        method = self.parser.get_method().decode("ascii")
+        status, body = answer(method, query, b"".join(self._body), content_type.decode("latin-1"))
+        self._body = []
+        head = [_status_line(status)]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
+        if not keep_alive:
+            head.append(b"connection: close\r\n")
+        head += [b"\r\n", body]
+        self.transport.write(b"".join(head))
+        if not keep_alive:
+            self.transport.close()
+        self.on_response_complete()  # request count, read resumption, keep-alive timer
+
+
+def _inline_table(app: Any) -> dict[tuple[bytes, bytes], tuple[Any, int]]:
+    """`ExactRoutes.inline` of the app inside uvicorn's middleware wrappers, if there is one."""
+    from cairn.server.app import ExactRoutes
+
+    for _ in range(8):
+        if isinstance(app, ExactRoutes):
+            return app.inline
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return {}
+
+
+@functools.cache
+def _status_line(status: int) -> bytes:
+    return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
 
 
 def serve(config: ServerConfig) -> None:

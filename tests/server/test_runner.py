@@ -271,3 +271,35 @@ def test_the_backend_must_be_a_database_not_another_server() -> None:
 
     with pytest.raises(InvalidParameterValue, match="must be a database"):
         ServerConfig(backend_store_uri="http://127.0.0.1:5000").resolved()
+
+
+def test_inline_endpoints_are_answered_without_the_asgi_app(tmp_path: Any) -> None:
+    """What the protocol answers itself never reaches the app; everything else does."""
+    from cairn.server.app import ExactRoutes, create_app
+    from cairn.server.config import ServerConfig
+
+    class CountingRoutes(ExactRoutes):
+        calls = 0
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                CountingRoutes.calls += 1
+            await super().__call__(scope, receive, send)
+
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path / 'c.db'}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+    ).resolved()
+    app = CountingRoutes(create_app(config))
+    assert (b"POST", b"/api/2.0/mlflow/runs/log-metric") in app.inline
+    assert (b"POST", b"/api/2.0/mlflow/runs/search") not in app.inline  # unbounded
+    api = "/api/2.0/mlflow"
+    with uvicorn_in_thread(app) as url, httpx.Client(base_url=url + api) as client:
+        run = client.post("/runs/create", json={"experiment_id": "0"}).json()["run"]
+        metric = {"run_id": run["info"]["run_id"], "key": "m", "value": 1, "timestamp": 1}
+        assert client.post("/runs/log-metric", json=metric).json() == {}
+        assert client.get("/runs/get", params={"run_id": "missing"}).status_code == 404
+        assert CountingRoutes.calls == 0
+        assert client.post("/runs/search", json={"experiment_ids": ["0"]}).status_code == 200
+        assert httpx.get(url + "/health").text == "OK"
+        assert CountingRoutes.calls == 2
