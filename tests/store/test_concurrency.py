@@ -150,3 +150,61 @@ def test_sqlite_writers_lock_up_front_and_readers_never_wait(tmp_path: Path) -> 
     assert run_write(engine, other_writer_is_locked_out)
     assert not run_read(engine, other_writer_is_locked_out)
     engine.dispose()
+
+
+def test_writes_in_one_process_take_turns_on_one_connection(tmp_path: Path) -> None:
+    """Threads of one process share the SQLite writer: every write lands, and a failed one,
+    whether refused by Cairn or by the database, leaves it usable."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from cairn.entities import Metric
+    from cairn.exceptions import ResourceDoesNotExist
+    from cairn.store.sql import engine as engine_module
+
+    store = SqlTrackingStore(f"sqlite:///{tmp_path / 'one.db'}", str(tmp_path / "artifacts"))
+    run_id = store.create_run("0").info.run_id
+
+    def log(thread: int) -> None:
+        for step in range(50):
+            store.log_metric(run_id, Metric(f"t{thread}", float(step), 1, step))
+
+    threads = [threading.Thread(target=log, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(6):
+        assert len(store.get_metric_history(run_id, f"t{i}")) == 50
+
+    with pytest.raises(ResourceDoesNotExist):
+        store.log_metric("0" * 32, Metric("m", 1.0, 1, 1))
+    with pytest.raises(OperationalError):
+        engine_module.run_write(
+            store.engine, lambda conn: engine_module.driver_execute(conn, "INSERT INTO nowhere")
+        )
+    store.log_metric(run_id, Metric("after", 1.0, 1, 1))
+    assert store.get_run(run_id).data.metrics["after"] == 1.0
+
+    writer = engine_module.sqlite_writer(store.engine)
+    assert writer.conn is not None
+    store.close()
+    assert writer.conn is None  # closed with the store
+
+
+def test_a_write_waits_for_the_process_s_other_write_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.entities import Metric
+    from cairn.exceptions import TemporarilyUnavailable
+    from cairn.store.sql import engine as engine_module
+
+    store = SqlTrackingStore(f"sqlite:///{tmp_path / 'busy.db'}", str(tmp_path / "artifacts"))
+    run_id = store.create_run("0").info.run_id
+    monkeypatch.setattr(engine_module, "_WRITER_WAIT_SECONDS", 0.2)
+    writer = engine_module.sqlite_writer(store.engine)
+    with writer.lock, pytest.raises(TemporarilyUnavailable, match="try again"):
+        store.log_metric(run_id, Metric("m", 1.0, 1, 1))
+    store.log_metric(run_id, Metric("m", 1.0, 1, 1))  # free again
+    store.close()

@@ -9,8 +9,11 @@ through anyway. PostgreSQL and MySQL retry on deadlocks and serialization failur
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +32,8 @@ T = TypeVar("T")
 # Per-connection busy wait; the outer retry loop covers the rest of the budget.
 _SQLITE_BUSY_MS = 5000
 _READ_ONLY = "cairn_read_only"
+# How long a write waits for the process's other writes to SQLite (see `SqliteWriter`).
+_WRITER_WAIT_SECONDS = 60.0
 
 
 def sqlalchemy_url(uri: str) -> str:
@@ -150,6 +155,66 @@ def driver_execute(conn: Connection, sql: str, params: Any = (), *, many: bool =
     return cursor
 
 
+class SqliteWriter:
+    """One long-lived connection that all of a process's writes to an SQLite file go through.
+
+    SQLite admits one writer at a time, so writers in one process lose nothing by taking turns
+    on a lock here instead of on the database's own lock, and each write skips the pool's
+    checkout and return and a new `Connection` (~20 µs of a ~90 µs `log_metric`). Other
+    processes still wait on the database's lock and busy timeout. Reads keep using the pool.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: Connection | None = None
+
+    @contextmanager
+    def transaction(self, engine: Engine, wait: float) -> Iterator[Connection]:
+        if not self.lock.acquire(timeout=wait):
+            raise TemporarilyUnavailable(
+                f"Another write held the database for {wait:.0f} s; try again later."
+            )
+        try:
+            conn = self.conn
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self.conn = engine.connect()
+            try:
+                with conn.begin():
+                    yield conn
+            except (OperationalError, DBAPIError):
+                self.close()  # whatever state the driver is in, the next write starts afresh
+                raise
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+_writers: weakref.WeakKeyDictionary[Engine, SqliteWriter] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def sqlite_writer(engine: Engine) -> SqliteWriter:
+    writer = _writers.get(engine)
+    if writer is None:
+        with _writers_lock:
+            writer = _writers.setdefault(engine, SqliteWriter())
+    return writer
+
+
+def dispose(engine: Engine) -> None:
+    """Close the engine's connections, its SQLite writer's included."""
+    writer = _writers.pop(engine, None)
+    if writer is not None:
+        with writer.lock:
+            writer.close()
+    engine.dispose()
+
+
 def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run `work` in one write transaction, retrying it whole on lock and deadlock errors.
 
@@ -157,8 +222,12 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """
     start = time.monotonic()
     delay = 0.005
+    writer = sqlite_writer(engine) if engine.dialect.name == "sqlite" else None
     while True:
         try:
+            if writer is not None:
+                with writer.transaction(engine, _WRITER_WAIT_SECONDS) as conn:
+                    return work(conn)
             with engine.begin() as conn:
                 return work(conn)
         except (OperationalError, DBAPIError) as exc:

@@ -40,6 +40,7 @@ from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
 from cairn.store.sql.dialects import insert_sql, select_sql, update_sql
 from cairn.store.sql.engine import (
+    dispose,
     driver_execute,
     make_engine,
     read_transaction,
@@ -96,7 +97,7 @@ class SqlTrackingStore(ExperimentMethods):
             return store
 
     def close(self) -> None:
-        self.engine.dispose()
+        dispose(self.engine)
 
     # -- runs --------------------------------------------------------------------------------
 
