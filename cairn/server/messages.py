@@ -77,7 +77,23 @@ def parse_json(message: Message, body: Any) -> dict[str, Any]:
     """Fields of a JSON request body (already decoded) as plain Python values."""
     if not isinstance(body, dict):
         raise InvalidParameterValue(f"Request body must be a JSON object, got {_json_type(body)}")
+    plan = _top_plan(message)
+    if plan is not None:  # one plain message, e.g. a log-metric: the fast path's one item
+        fast = _parse_plain_list(plan, [body])
+        if fast is not None:
+            return fast[0]
     return _parse_object(message, body, "")
+
+
+_TOP_PLANS: dict[int, tuple[Message, Plan | None]] = {}
+
+
+def _top_plan(message: Message) -> Plan | None:
+    """`_plan` of a request message, remembered per message (they live as long as the app)."""
+    found = _TOP_PLANS.get(id(message))
+    if found is None or found[0] is not message:
+        found = _TOP_PLANS[id(message)] = (message, _plan(message))
+    return found[1]
 
 
 def parse_query(message: Message, query: Sequence[tuple[str, str]]) -> dict[str, Any]:

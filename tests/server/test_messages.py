@@ -314,3 +314,44 @@ def test_an_error_deep_in_a_long_list_names_its_index() -> None:
     refused({"metrics": items}, "metrics[737].value", "expected a number", message=BATCH)
     items[737] = {"key": "m", "timestamp": 1}
     refused({"metrics": items}, "metrics[737].value", message=BATCH)
+
+
+PLAIN = (  # every field a plain scalar, as in log-metric: parse_json tries the fast path first
+    string("run_id"),
+    string("key", True),
+    Field("value", Kind.DOUBLE, True),
+    int64("timestamp", True),
+    int64("step", default=0),
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"run_id": "r", "key": "k", "value": 1.5, "timestamp": 2, "step": 3},
+        {"key": "k", "value": 1, "timestamp": 2},  # int for a double, defaults filled in
+        {"key": "k", "value": "NaN", "timestamp": "2"},  # spellings the general path reads
+        {"key": "k", "value": 1.0, "timestamp": 2, "extra": [1]},  # unknown fields ignored
+        {"key": "k", "value": 1.0, "timeStamp": 2},  # camelCase
+        {"key": "k", "value": 1.0, "timestamp": 2, "step": None},
+        {"key": "", "value": 1.0, "timestamp": 2},  # missing required value
+        {"key": "k", "value": True, "timestamp": 2},
+        {"key": "k", "value": 1.0, "timestamp": 2**63},
+        {"key": "a\x00b", "value": 1.0, "timestamp": 2},
+        {"value": 1.0, "timestamp": 2},
+    ],
+)
+def test_plain_messages_parse_as_the_general_path_does(body: dict[str, Any]) -> None:
+    from cairn.server.messages import _parse_object
+
+    def outcome(parse: Any) -> Any:
+        try:
+            result = parse(dict(body))
+        except InvalidParameterValue as exc:
+            return ("error", exc.message)
+        return {
+            k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()
+        }
+
+    expected = outcome(lambda b: _parse_object(PLAIN, b, ""))
+    assert outcome(lambda b: parse_json(PLAIN, b)) == expected
