@@ -55,6 +55,7 @@ from cairn.tracking.fluent_logging import (
     set_tag,
     set_tags,
 )
+from cairn.tracking.fluent_registry import register_model
 from cairn.tracking.fluent_search import search_experiments, search_runs
 from cairn.tracking.run_context import ActiveRun
 from cairn.tracking.tracking_uri import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
@@ -119,6 +120,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "restore_run",
     "search_experiments",
     "search_runs",

@@ -51,6 +51,7 @@ EXPECTED = {
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "restore_run",
     "search_experiments",
     "search_runs",

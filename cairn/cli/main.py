@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cairn.cli import artifacts, db, experiments, projects, runs, server
+from cairn.cli import artifacts, db, experiments, models, projects, runs, server
 from cairn.cli.output import print_error
 from cairn.exceptions import CairnException
 
@@ -37,6 +37,7 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.command("run")(projects.run_project)
 app.command("server")(server.server)
@@ -63,7 +64,8 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Cairn: track machine-learning experiments, runs and artifacts, and run projects."""
+    """Cairn: track machine-learning experiments, runs and artifacts, register models, and run
+    projects."""
 
 
 def main() -> None:

@@ -5,6 +5,12 @@ from cairn.entities.experiment import Experiment
 from cairn.entities.file_info import FileInfo, PagedList
 from cairn.entities.lifecycle import LifecycleStage, ViewType
 from cairn.entities.metric import Metric
+from cairn.entities.registry import (
+    ModelVersion,
+    ModelVersionStage,
+    ModelVersionStatus,
+    RegisteredModel,
+)
 from cairn.entities.run import Run, RunData, RunInfo, RunInputs, RunStatus
 from cairn.entities.tags import ExperimentTag, Param, RunTag
 
@@ -18,8 +24,12 @@ __all__ = [
     "InputTag",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
+    "ModelVersionStage",
+    "ModelVersionStatus",
     "PagedList",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",

@@ -45,8 +45,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     from cairn.store.sql.store import SqlTrackingStore
 
     config = config or ServerConfig.from_env()
+    from cairn.store.sql.registry import SqlRegistryStore
+
     store = SqlTrackingStore.for_uri(config.backend_store_uri, config.artifact_root)
-    ctx = ServerContext(config=config, store=store, storage=ServerStorage(config))
+    storage = ServerStorage(config)
+    registry = SqlRegistryStore(store, access=storage)
+    ctx = ServerContext(config=config, store=store, storage=storage, registry=registry)
     app = FastAPI(
         title="Cairn tracking server",
         version=__version__,

@@ -1,4 +1,5 @@
-"""What every handler gets: the configuration, the tracking store and the artifact storage."""
+"""What every handler gets: the configuration, the tracking and registry stores and the
+artifact storage."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cairn.server.config import ServerConfig
     from cairn.server.storage import ServerStorage
+    from cairn.store.sql.registry import SqlRegistryStore
     from cairn.store.sql.store import SqlTrackingStore
 
 
@@ -16,6 +18,7 @@ class ServerContext:
     config: ServerConfig
     store: SqlTrackingStore  # a server serves a database, never another server
     storage: ServerStorage
+    registry: SqlRegistryStore  # on the same database; copies versions through `storage`
 
     @property
     def embedded_db(self) -> bool:

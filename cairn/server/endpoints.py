@@ -36,6 +36,18 @@ class Endpoint:
 
 
 def all_endpoints() -> list[Endpoint]:
-    from cairn.server.handlers import compat, experiments, runs
+    from cairn.server.handlers import (
+        compat,
+        experiments,
+        model_versions,
+        registered_models,
+        runs,
+    )
 
-    return [*experiments.ENDPOINTS, *runs.ENDPOINTS, *compat.ENDPOINTS]
+    return [
+        *experiments.ENDPOINTS,
+        *runs.ENDPOINTS,
+        *registered_models.ENDPOINTS,
+        *model_versions.ENDPOINTS,
+        *compat.ENDPOINTS,
+    ]

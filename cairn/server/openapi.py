@@ -33,7 +33,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         "/version": {"get": _plain("The server's version")},
     }
     for endpoint in all_endpoints():
-        paths[endpoint.api_path] = {m.lower(): operation(endpoint, m) for m in endpoint.methods}
+        # Several endpoints may share a path with different methods (registered-models/alias).
+        operations = paths.setdefault(endpoint.api_path, {})
+        operations.update({m.lower(): operation(endpoint, m) for m in endpoint.methods})
     paths.update(proxy.openapi_paths())
     app.openapi_schema = {
         "openapi": "3.1.0",

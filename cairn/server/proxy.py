@@ -106,6 +106,7 @@ class ArtifactProxy:
 
     async def upload(self, request: Request) -> Response:
         relative, location = await self._locate(request)
+        self.storage.check_writable(location)
         with _name_errors(relative):
             if not relative:
                 raise InvalidParameterValue("Give the path of the file to upload, not the root")
@@ -118,11 +119,12 @@ class ArtifactProxy:
         return _json({})
 
     async def delete(self, request: Request) -> Response:
-        relative, _ = await self._locate(request)
+        relative, location = await self._locate(request)
         if not relative:
             raise InvalidParameterValue(
                 "Refusing to delete the whole artifact destination; give a path below it"
             )
+        self.storage.check_writable(location)
         with _name_errors(relative):
             await run_in_threadpool(self.repository.delete_artifacts, relative)
         return _json({})

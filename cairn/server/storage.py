@@ -6,6 +6,8 @@ Clients never choose server-side paths. The server touches only:
   as the absolute paths that experiments created by a local client on the same database have;
 * URIs of a registered remote scheme (object stores) — credentials are the server's own.
 Everything else, `/etc` or `file:///home/...` included, is refused with INVALID_PARAMETER_VALUE.
+The model registry's copies (`<artifact root>/models/`) are read-only to clients: proxy
+uploads and deletes there are refused (PERMISSION_DENIED), and so are experiment locations.
 
 Proxy paths arrive percent-decoded once (by the HTTP layer, or by `proxy_path` for URIs) and
 are stored under exactly that name, so a file called `100%25.txt` keeps its name. Every further
@@ -22,8 +24,9 @@ from cairn.artifacts import ArtifactRepository, LocalArtifactRepository, get_art
 from cairn.artifacts.local import TEMP_PREFIX, local_root_from_uri
 from cairn.artifacts.paths import is_inside, resolve_under_root, validate_artifact_path
 from cairn.artifacts.registry import LOCAL_SCHEME, uri_scheme
-from cairn.exceptions import InvalidParameterValue
+from cairn.exceptions import InvalidParameterValue, PermissionDenied
 from cairn.server.config import PROXY_SCHEME, ServerConfig
+from cairn.store.model_sources import REGISTRY_DIRECTORY
 
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 MAX_DECODINGS = 4
@@ -43,6 +46,29 @@ class ServerStorage:
         self.local_roots = tuple(roots)
         self.proxy_repository = LocalArtifactRepository(str(self.destination))
         """The whole destination, as the proxy routes see it."""
+        self.registry_directory = self._local_location(
+            f"{config.artifact_root.rstrip('/')}/{REGISTRY_DIRECTORY}"
+        )
+        """Where the model registry keeps its copies of version files, when that is local:
+        only the registry writes there (see `check_writable`)."""
+
+    def _local_location(self, uri: str) -> Path | None:
+        """The directory a proxy URI or local location names; None for remote stores."""
+        proxied = self.proxy_path(uri)
+        if proxied is not None:
+            return self.destination / proxied
+        if uri_scheme(uri) == LOCAL_SCHEME:
+            return Path(local_root_from_uri(uri))
+        return None
+
+    def check_writable(self, location: Path) -> None:
+        """Refuse writes by clients into the registry's storage: a registered version's
+        files change only through the registry (and deleting the version)."""
+        if self.registry_directory is not None and is_inside(self.registry_directory, location):
+            raise PermissionDenied(
+                "This location holds the model registry's copies of version files; only the "
+                "registry writes there (register a new version instead)"
+            )
 
     def proxy_path(self, uri: str) -> str | None:
         """The destination-relative path of a proxy URI, or None if `uri` is not one."""
@@ -88,6 +114,15 @@ class ServerStorage:
         if "\x00" in uri or ".." in uri.replace("\\", "/").split("/"):
             raise InvalidParameterValue(f"Invalid artifact location {uri!r}")
         self.repository(uri)
+        location = self._local_location(uri)
+        if (
+            location is not None
+            and self.registry_directory is not None
+            and is_inside(self.registry_directory, location)
+        ):
+            raise InvalidParameterValue(
+                f"Artifact location {uri!r} is inside the model registry's storage"
+            )
 
 
 def checked_path(path: str) -> str:

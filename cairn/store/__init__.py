@@ -1,7 +1,8 @@
-"""Tracking stores: the protocol and the backends that implement it.
+"""Tracking and registry stores: the protocols and the backends that implement them.
 
 `get_tracking_store(uri)` picks the backend by URI scheme; SQL URIs (sqlite, postgresql,
-mysql) get the SQL store, `http(s)://` URIs of a tracking server the REST store.
+mysql) get the SQL store, `http(s)://` URIs of a tracking server the REST store;
+`get_registry_store(uri)` does the same for the model registry.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cairn.store.base import TrackingStore
+    from cairn.store.registry_base import RegistryStore
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
 
@@ -32,5 +34,24 @@ def get_tracking_store(uri: str, artifact_root: str | None = None) -> TrackingSt
 
     raise InvalidParameterValue(
         f"Unsupported tracking URI {uri!r}: use sqlite:///path, postgresql://…, mysql://… "
+        "or the http(s):// URL of a tracking server"
+    )
+
+
+def get_registry_store(uri: str, artifact_root: str | None = None) -> RegistryStore:
+    """The model registry store for `uri` (the same URIs as `get_tracking_store`), cached."""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme in _SQL_SCHEMES:
+        from cairn.store.sql.registry import SqlRegistryStore
+
+        return SqlRegistryStore.for_uri(uri, artifact_root)
+    if scheme in ("http", "https"):
+        from cairn.store.rest.registry import RestRegistryStore
+
+        return RestRegistryStore.for_uri(uri)
+    from cairn.exceptions import InvalidParameterValue
+
+    raise InvalidParameterValue(
+        f"Unsupported registry URI {uri!r}: use sqlite:///path, postgresql://…, mysql://… "
         "or the http(s):// URL of a tracking server"
     )

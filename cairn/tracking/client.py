@@ -3,7 +3,8 @@
 Thin by design: the store validates and raises `cairn.exceptions`; the client fills defaults
 (timestamps, steps), converts Python values to the wire types (params and tags are strings,
 metrics floats), splits big batches, and moves artifacts between local files and a run's
-artifact root. Artifact methods live in `ArtifactMethods` (`client_artifacts.py`).
+artifact root. Artifact methods live in `ArtifactMethods` (`client_artifacts.py`), model
+registry methods in `RegistryMethods` (`client_registry.py`).
 
 With a remote store, `log_metric`, `log_param`, `set_tag` and `log_batch` queue their values
 for a background sender (`async_logging`) and return at once; `synchronous=True` or
@@ -37,6 +38,7 @@ from cairn.tracking import async_logging
 from cairn.tracking.async_logging import RunOperations, SyncedStore
 from cairn.tracking.batching import chunk_batch
 from cairn.tracking.client_artifacts import ArtifactMethods
+from cairn.tracking.client_registry import RegistryMethods
 from cairn.tracking.tracking_uri import resolve_artifact_root, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class CairnClient(ArtifactMethods):
+class CairnClient(ArtifactMethods, RegistryMethods):
     """Talks to one tracking store. Cheap to create: stores are shared per database.
 
     `tracking_uri` follows the usual resolution order when None (see `cairn.tracking

@@ -149,3 +149,24 @@ def test_processes_opening_one_new_sqlite_file_at_once_all_get_the_schema(
     store = SqlTrackingStore(uri, str(tmp_path))
     assert current_revision(store.engine) == HEAD
     assert [e.name for e in store.search_experiments()] == ["Default"]
+
+
+def test_the_registry_revision_upgrades_a_tracking_database_in_place(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'v1.db'}"
+    assert upgrade(uri, "0001") == "0001"
+    engine = make_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, "
+                "lifecycle_stage, creation_time, last_update_time) "
+                "VALUES (7, 'kept', '/a', 'active', 1, 1)"
+            )
+        )
+    engine.dispose()
+    assert upgrade(uri) == HEAD == "0002"
+    store = SqlTrackingStore(uri, str(tmp_path))
+    assert store.get_experiment("7").name == "kept"
+    from cairn.store.sql.registry import SqlRegistryStore
+
+    assert SqlRegistryStore(store).create_registered_model("m").name == "m"

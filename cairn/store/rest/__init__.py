@@ -1,5 +1,6 @@
-"""The tracking store over HTTP: a remote `cairn server` (or `mlflow server`) as a store."""
+"""The tracking and registry stores over HTTP: a remote `cairn server` (or `mlflow server`)."""
 
+from cairn.store.rest.registry import RestRegistryStore
 from cairn.store.rest.store import RestTrackingStore
 
-__all__ = ["RestTrackingStore"]
+__all__ = ["RestRegistryStore", "RestTrackingStore"]

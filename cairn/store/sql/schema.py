@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -175,6 +176,94 @@ input_tags = Table(
     PrimaryKeyConstraint("run_pk", "dataset_pk", "key"),
 )
 
+# -- the model registry ---------------------------------------------------------------------
+# Models have an integer key (`model_pk`) so a rename touches one row. `name_key` is the name
+# folded (NFKC, casefold): unique, so no two models differ only by case or by Unicode
+# look-alikes. `next_version` is the per-model version counter, advanced under the model's
+# row lock in the transaction that creates a version: numbers are 1, 2, 3… with no gaps or
+# duplicates, and never reused after a delete. A version's tags and aliases cascade with it.
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("model_pk", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("name_key", String(512), nullable=False, unique=True),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("description", MediumText, nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("next_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "model_pk",
+        Integer,
+        ForeignKey("registered_models.model_pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", MediumText, nullable=False),
+    PrimaryKeyConstraint("model_pk", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "model_pk",
+        Integer,
+        ForeignKey("registered_models.model_pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("current_stage", String(20), nullable=False),
+    Column("description", MediumText, nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("storage_location", String(2000), nullable=False),
+    PrimaryKeyConstraint("model_pk", "version"),
+    Index("ix_model_versions_run_id", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("model_pk", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", MediumText, nullable=False),
+    PrimaryKeyConstraint("model_pk", "version", "key"),
+    ForeignKeyConstraint(
+        ["model_pk", "version"],
+        ["model_versions.model_pk", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("model_pk", Integer, nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("model_pk", "alias"),
+    ForeignKeyConstraint(
+        ["model_pk", "version"],
+        ["model_versions.model_pk", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
 ALL_TABLES = (
     experiments,
     experiment_tags,
@@ -187,4 +276,9 @@ ALL_TABLES = (
     datasets,
     run_inputs,
     input_tags,
+    registered_models,
+    registered_model_tags,
+    model_versions,
+    model_version_tags,
+    registered_model_aliases,
 )

@@ -1,4 +1,4 @@
--- revision: 0001
+-- revision: 0002
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -130,5 +130,64 @@ CREATE TABLE input_tags (
 	PRIMARY KEY (run_pk, dataset_pk, "key")
 )
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0001')
+CREATE TABLE registered_models (
+	model_pk INTEGER NOT NULL, 
+	name VARCHAR(256) NOT NULL, 
+	name_key VARCHAR(512) NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	last_updated_timestamp BIGINT NOT NULL, 
+	description TEXT NOT NULL, 
+	user_id VARCHAR(256) NOT NULL, 
+	next_version INTEGER NOT NULL, 
+	PRIMARY KEY (model_pk), 
+	UNIQUE (name), 
+	UNIQUE (name_key)
+)
+;
+CREATE TABLE registered_model_tags (
+	model_pk INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (model_pk, "key"), 
+	FOREIGN KEY(model_pk) REFERENCES registered_models (model_pk) ON DELETE CASCADE
+)
+;
+CREATE TABLE model_versions (
+	model_pk INTEGER NOT NULL, 
+	version INTEGER NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	last_updated_timestamp BIGINT NOT NULL, 
+	current_stage VARCHAR(20) NOT NULL, 
+	description TEXT NOT NULL, 
+	user_id VARCHAR(256) NOT NULL, 
+	source TEXT NOT NULL, 
+	run_id VARCHAR(32), 
+	run_link TEXT NOT NULL, 
+	status VARCHAR(32) NOT NULL, 
+	status_message TEXT NOT NULL, 
+	storage_location VARCHAR(2000) NOT NULL, 
+	PRIMARY KEY (model_pk, version), 
+	FOREIGN KEY(model_pk) REFERENCES registered_models (model_pk) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_model_versions_run_id ON model_versions (run_id)
+;
+CREATE TABLE model_version_tags (
+	model_pk INTEGER NOT NULL, 
+	version INTEGER NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (model_pk, version, "key"), 
+	FOREIGN KEY(model_pk, version) REFERENCES model_versions (model_pk, version) ON DELETE CASCADE
+)
+;
+CREATE TABLE registered_model_aliases (
+	model_pk INTEGER NOT NULL, 
+	alias VARCHAR(255) NOT NULL, 
+	version INTEGER NOT NULL, 
+	PRIMARY KEY (model_pk, alias), 
+	FOREIGN KEY(model_pk, version) REFERENCES model_versions (model_pk, version) ON DELETE CASCADE
+)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0002')
 ;

@@ -1,0 +1,164 @@
+"""Names, values and limits of the model registry (MLflow's limits, our messages).
+
+Beyond MLflow, and per the security corpus: model names may not hold percent-encoded
+sequences, control characters or surrounding whitespace, and `name_key` folds case, Unicode
+compatibility forms and common Cyrillic/Greek homoglyphs so that look-alikes of an existing
+name are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from cairn.entities import ModelVersionStage
+from cairn.exceptions import InvalidParameterValue
+from cairn.store.validation import validate_key
+
+MAX_MODEL_NAME_LENGTH = 256
+MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
+MAX_DESCRIPTION_LENGTH = 100_000
+MAX_ALIAS_LENGTH = 255
+MAX_SOURCE_LENGTH = 2000
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_ALIAS = re.compile(r"^[\w\-]+$")
+_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
+
+
+def validate_model_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterValue("Registered model name must be a non-empty string.")
+    if len(name) > MAX_MODEL_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Registered model name is {len(name)} characters long; the limit is "
+            f"{MAX_MODEL_NAME_LENGTH}."
+        )
+    if name != name.strip():
+        raise InvalidParameterValue(
+            f"Invalid registered model name {name!r}: no leading or trailing whitespace."
+        )
+    if "/" in name or ":" in name or name in (".", ".."):
+        raise InvalidParameterValue(
+            f"Invalid registered model name {name!r}: names may not contain '/' or ':' "
+            "(they appear in models:/ URIs)."
+        )
+    if any(unicodedata.category(c)[0] == "C" for c in name):
+        raise InvalidParameterValue(
+            f"Invalid registered model name {name!r}: control characters are not allowed."
+        )
+    if _PERCENT_ESCAPE.search(name):
+        raise InvalidParameterValue(
+            f"Invalid registered model name {name!r}: percent-encoded sequences are not allowed."
+        )
+    return name
+
+
+# Cyrillic and Greek letters drawn like Latin ones (after case folding): a name that swaps
+# one in (a Cyrillic small o in "model") must collide with the Latin name it imitates.
+_HOMOGLYPH_NAMES = {
+    "CYRILLIC SMALL LETTER A": "a",
+    "CYRILLIC SMALL LETTER VE": "b",
+    "CYRILLIC SMALL LETTER IE": "e",
+    "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I": "i",
+    "CYRILLIC SMALL LETTER JE": "j",
+    "CYRILLIC SMALL LETTER KA": "k",
+    "CYRILLIC SMALL LETTER EM": "m",
+    "CYRILLIC SMALL LETTER EN": "h",
+    "CYRILLIC SMALL LETTER O": "o",
+    "CYRILLIC SMALL LETTER ER": "p",
+    "CYRILLIC SMALL LETTER ES": "c",
+    "CYRILLIC SMALL LETTER TE": "t",
+    "CYRILLIC SMALL LETTER U": "y",
+    "CYRILLIC SMALL LETTER HA": "x",
+    "CYRILLIC SMALL LETTER DZE": "s",
+    "CYRILLIC SMALL LETTER KOMI DE": "d",
+    "CYRILLIC SMALL LETTER SHHA": "h",
+    "GREEK SMALL LETTER OMICRON": "o",
+    "GREEK SMALL LETTER ALPHA": "a",
+    "GREEK SMALL LETTER IOTA": "i",
+    "GREEK SMALL LETTER KAPPA": "k",
+    "GREEK SMALL LETTER NU": "v",
+    "GREEK SMALL LETTER RHO": "p",
+    "GREEK SMALL LETTER TAU": "t",
+    "GREEK SMALL LETTER UPSILON": "u",
+    "GREEK SMALL LETTER CHI": "x",
+}
+_HOMOGLYPHS = {ord(unicodedata.lookup(name)): latin for name, latin in _HOMOGLYPH_NAMES.items()}
+
+
+def name_key(name: str) -> str:
+    """The form two names must not share: Unicode compatibility-normalised, case-folded, and
+    with Cyrillic and Greek look-alikes of Latin letters replaced by those letters."""
+    return unicodedata.normalize("NFKC", name).casefold().translate(_HOMOGLYPHS)
+
+
+def validate_registry_tag(key: str, value: object) -> str:
+    validate_key(key, "tag key")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"The value of tag '{key}' must be a string.")
+    if len(value) > MAX_REGISTRY_TAG_VALUE_LENGTH:
+        raise InvalidParameterValue(
+            f"Tag '{key}' has a value of {len(value)} characters; the limit is "
+            f"{MAX_REGISTRY_TAG_VALUE_LENGTH}."
+        )
+    return value
+
+
+def validate_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    return {k: validate_registry_tag(k, v) for k, v in (tags or {}).items()}
+
+
+def validate_description(description: object) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        raise InvalidParameterValue("description must be a string.")
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidParameterValue(
+            f"description is {len(description)} characters long; the limit is "
+            f"{MAX_DESCRIPTION_LENGTH}."
+        )
+    return description
+
+
+def validate_alias(alias: object) -> str:
+    if not isinstance(alias, str) or not alias:
+        raise InvalidParameterValue("Alias must be a non-empty string.")
+    if len(alias) > MAX_ALIAS_LENGTH:
+        raise InvalidParameterValue(
+            f"Alias is {len(alias)} characters long; the limit is {MAX_ALIAS_LENGTH}."
+        )
+    if not _ALIAS.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias {alias!r}: aliases may only contain letters, digits, underscores "
+            "and dashes."
+        )
+    if alias.lower() == "latest" or _VERSION_ALIAS.match(alias):
+        raise InvalidParameterValue(
+            f"Alias {alias!r} is reserved: 'latest' and 'v<number>' name versions already."
+        )
+    return alias
+
+
+def parse_version(version: object) -> int:
+    """A version number as stored; versions are positive integers (strings on the wire)."""
+    text = str(version).strip() if isinstance(version, str | int) else ""
+    if not text.isascii() or not text.isdigit() or int(text) < 1 or int(text) >= 2**31:
+        raise InvalidParameterValue(
+            f"Invalid model version {version!r}: versions are positive integers."
+        )
+    return int(text)
+
+
+def parse_stage(stage: object) -> ModelVersionStage:
+    try:
+        return ModelVersionStage.parse(stage)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid model version stage {stage!r}: expected one of "
+            + ", ".join(s.value for s in ModelVersionStage)
+        ) from None
