@@ -7,6 +7,7 @@
     ├── ResourceAlreadyExists           RESOURCE_ALREADY_EXISTS   400
     ├── ResourceDoesNotExist            RESOURCE_DOES_NOT_EXIST   404
     ├── PermissionDenied                PERMISSION_DENIED         403
+    │   └── PolicyRefused               PERMISSION_DENIED         403  (a promotion rule failed)
     ├── Unauthenticated                 UNAUTHENTICATED           401
     ├── ResourceConflict                RESOURCE_CONFLICT         409
     ├── RequestTooLarge                 REQUEST_LIMIT_EXCEEDED    413
@@ -82,6 +83,12 @@ class ResourceDoesNotExist(CairnException):
 class PermissionDenied(CairnException):
     error_code = "PERMISSION_DENIED"
     http_status = 403
+
+
+class PolicyRefused(PermissionDenied):
+    """A stage transition or alias change that a promotion policy does not allow; the message
+    names the rule and why it failed. PERMISSION_DENIED (403) because MLflow clients neither
+    retry it (they retry 5xx, where MLflow puts INVALID_STATE) nor take it for a typo."""
 
 
 class Unauthenticated(CairnException):

@@ -190,6 +190,41 @@ SERVER_MAX_BODY_BYTES = Setting(
     "streamed and not limited by this.",
 )
 
+# -- registry webhooks -----------------------------------------------------------------------
+WEBHOOK_MAX_ATTEMPTS = Setting(
+    "webhook_max_attempts",
+    "CAIRN_WEBHOOK_MAX_ATTEMPTS",
+    "6",
+    "Attempts to deliver one webhook event before it is marked FAILED (redeliver to retry).",
+)
+WEBHOOK_BACKOFF = Setting(
+    "webhook_backoff",
+    "CAIRN_WEBHOOK_BACKOFF",
+    "2",
+    "Seconds before a webhook delivery's second attempt; each later attempt waits twice as "
+    "long (capped at an hour).",
+)
+WEBHOOK_TIMEOUT = Setting(
+    "webhook_timeout",
+    "CAIRN_WEBHOOK_TIMEOUT",
+    "10",
+    "Seconds a webhook receiver has to answer one delivery.",
+)
+WEBHOOK_POLL_INTERVAL = Setting(
+    "webhook_poll_interval",
+    "CAIRN_WEBHOOK_POLL_INTERVAL",
+    "1",
+    "Seconds between the server's looks for due webhook deliveries (it also wakes at once "
+    "when its own requests queue one).",
+)
+WEBHOOK_ALLOW_PRIVATE = Setting(
+    "webhook_allow_private",
+    "CAIRN_WEBHOOK_ALLOW_PRIVATE",
+    "false",
+    "Allow webhook URLs on loopback, private, link-local and other non-public addresses "
+    "(refused by default: the server would be made to call into its own network).",
+)
+
 ALL_SETTINGS: tuple[Setting, ...] = (
     TRACKING_URI,
     ARTIFACT_ROOT,
@@ -213,6 +248,11 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     HTTP_REQUEST_TIMEOUT,
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
+    WEBHOOK_MAX_ATTEMPTS,
+    WEBHOOK_BACKOFF,
+    WEBHOOK_TIMEOUT,
+    WEBHOOK_POLL_INTERVAL,
+    WEBHOOK_ALLOW_PRIVATE,
 )
 
 

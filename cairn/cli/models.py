@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cairn.cli import models_governance as governance
 from cairn.cli.options import JsonOutput, TrackingUri, get_client
 from cairn.cli.output import format_time, listing_table, print_json, stdout
 
@@ -17,9 +18,16 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Registered models: list, describe, versions, stage transitions, aliases, download, "
-    "delete.",
+    "delete; governance: history, policies, transition requests, webhooks.",
     no_args_is_help=True,
 )
+app.command("history")(governance.history)
+app.command("policy")(governance.policy)
+app.command("request")(governance.request)
+app.command("approve")(governance.approve)
+app.command("reject")(governance.reject)
+app.command("requests")(governance.requests)
+app.add_typer(governance.webhooks_app, name="webhooks")
 
 _MODEL_PAGE = 1000  # the registry's largest model page
 _VERSION_PAGE = 10000
@@ -203,11 +211,12 @@ def transition(
             help="Archive the versions already in STAGE (Staging or Production only).",
         ),
     ] = False,
+    comment: governance.Comment = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Move a model version to another stage."""
+    """Move a model version to another stage (promotion policies apply)."""
     moved = get_client(tracking_uri).transition_model_version_stage(
-        name, version, stage, archive_existing_versions=archive_existing
+        name, version, stage, archive_existing_versions=archive_existing, comment=comment
     )
     stdout().print(f"Model {name!r} version {moved.version} is now in stage {moved.current_stage}")
 
@@ -221,6 +230,7 @@ def alias(
         typer.Argument(metavar="[VERSION]", help="Point the alias at this version."),
     ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
+    comment: governance.Comment = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Set (with VERSION), remove (--delete) or show an alias of a model."""
@@ -229,10 +239,10 @@ def alias(
     client = get_client(tracking_uri)
     console = stdout()
     if delete:
-        client.delete_registered_model_alias(name, alias_name)
+        client.delete_registered_model_alias(name, alias_name, comment)
         console.print(f"Removed alias @{alias_name} of model {name!r}")
     elif version is not None:
-        client.set_registered_model_alias(name, alias_name, version)
+        client.set_registered_model_alias(name, alias_name, version, comment)
         console.print(f"Alias @{alias_name} of model {name!r} now points at version {version}")
     else:
         found = client.get_model_version_by_alias(name, alias_name)

@@ -3,6 +3,13 @@
 from cairn.entities.dataset import DATASET_CONTEXT_TAG, Dataset, DatasetInput, InputTag
 from cairn.entities.experiment import Experiment
 from cairn.entities.file_info import FileInfo, PagedList
+from cairn.entities.governance import (
+    AuditEntry,
+    TransitionRequest,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from cairn.entities.lifecycle import LifecycleStage, ViewType
 from cairn.entities.metric import Metric
 from cairn.entities.registry import (
@@ -16,6 +23,7 @@ from cairn.entities.tags import ExperimentTag, Param, RunTag
 
 __all__ = [
     "DATASET_CONTEXT_TAG",
+    "AuditEntry",
     "Dataset",
     "DatasetInput",
     "Experiment",
@@ -36,5 +44,9 @@ __all__ = [
     "RunInputs",
     "RunStatus",
     "RunTag",
+    "TransitionRequest",
     "ViewType",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

@@ -8,8 +8,9 @@ route is mounted under `/api/<v>` and mirrored under `/ajax-api/<v>` (MLflow's w
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -52,7 +53,18 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     storage = ServerStorage(config)
     registry = SqlRegistryStore(store, access=storage)
     ctx = ServerContext(config=config, store=store, storage=storage, registry=registry)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The webhook outbox's sender: one thread per server process (see webhook_outbox).
+        registry.start_webhook_sender()
+        try:
+            yield
+        finally:
+            registry.stop_webhook_sender()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Cairn tracking server",
         version=__version__,
         docs_url=None,

@@ -39,6 +39,7 @@ def all_endpoints() -> list[Endpoint]:
     from cairn.server.handlers import (
         compat,
         experiments,
+        governance,
         model_versions,
         registered_models,
         runs,
@@ -49,5 +50,6 @@ def all_endpoints() -> list[Endpoint]:
         *runs.ENDPOINTS,
         *registered_models.ENDPOINTS,
         *model_versions.ENDPOINTS,
+        *governance.ENDPOINTS,
         *compat.ENDPOINTS,
     ]

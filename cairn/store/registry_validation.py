@@ -44,6 +44,10 @@ def validate_model_name(name: object) -> str:
             f"Invalid registered model name {name!r}: names may not contain '/' or ':' "
             "(they appear in models:/ URIs)."
         )
+    if name == "*":
+        raise InvalidParameterValue(
+            "Invalid registered model name '*': it names the server-wide promotion policy."
+        )
     if any(unicodedata.category(c)[0] == "C" for c in name):
         raise InvalidParameterValue(
             f"Invalid registered model name {name!r}: control characters are not allowed."

@@ -4,7 +4,8 @@ Thin by design: the store validates and raises `cairn.exceptions`; the client fi
 (timestamps, steps), converts Python values to the wire types (params and tags are strings,
 metrics floats), splits big batches, and moves artifacts between local files and a run's
 artifact root. Artifact methods live in `ArtifactMethods` (`client_artifacts.py`), model
-registry methods in `RegistryMethods` (`client_registry.py`).
+registry methods in `RegistryMethods` (`client_registry.py`), registry governance (audit,
+policies, transition requests, webhooks) in `GovernanceMethods` (`client_governance.py`).
 
 With a remote store, `log_metric`, `log_param`, `set_tag` and `log_batch` queue their values
 for a background sender (`async_logging`) and return at once; `synchronous=True` or
@@ -38,6 +39,7 @@ from cairn.tracking import async_logging
 from cairn.tracking.async_logging import RunOperations, SyncedStore
 from cairn.tracking.batching import chunk_batch
 from cairn.tracking.client_artifacts import ArtifactMethods
+from cairn.tracking.client_governance import GovernanceMethods
 from cairn.tracking.client_registry import RegistryMethods
 from cairn.tracking.tracking_uri import resolve_artifact_root, resolve_tracking_uri
 
@@ -52,7 +54,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class CairnClient(ArtifactMethods, RegistryMethods):
+class CairnClient(ArtifactMethods, RegistryMethods, GovernanceMethods):
     """Talks to one tracking store. Cheap to create: stores are shared per database.
 
     `tracking_uri` follows the usual resolution order when None (see `cairn.tracking

@@ -34,7 +34,14 @@ class RegistryMethods:
 
     @property
     def registry_store(self) -> RegistryStore:
-        """The registry store this client talks to (created on first use)."""
+        """The registry store this client talks to (created on first use).
+
+        Like `SyncedStore` for tracking calls, it is handed out only once this process's
+        queued metrics and tags are sent: promotion policies read them."""
+        from cairn.tracking import async_logging
+
+        if not async_logging.queue().idle:
+            async_logging.queue().wait()
         if self._registry_store is None:
             self._registry_store = _registry_for(
                 self._raw_store, self._tracking_uri, self._registry_uri
@@ -89,11 +96,16 @@ class RegistryMethods:
         """The newest version in each of `stages` (in every stage that has one when None)."""
         return self.registry_store.get_latest_versions(name, _list(stages))
 
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
-        self.registry_store.set_registered_model_alias(name, alias, str(version))
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, comment: str | None = None
+    ) -> None:
+        """Point `alias` at `version`; `comment` goes to the audit trail (Cairn only)."""
+        self.registry_store.set_registered_model_alias(name, alias, str(version), comment)
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self.registry_store.delete_registered_model_alias(name, alias)
+    def delete_registered_model_alias(
+        self, name: str, alias: str, comment: str | None = None
+    ) -> None:
+        self.registry_store.delete_registered_model_alias(name, alias, comment)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self.registry_store.get_model_version_by_alias(name, alias)
@@ -129,11 +141,13 @@ class RegistryMethods:
         version: str | int,
         stage: ModelVersionStage | str,
         archive_existing_versions: bool = False,
+        comment: str | None = None,
     ) -> ModelVersion:
         """Move a version to None, Staging, Production or Archived; with
-        `archive_existing_versions` the versions already in the target stage are archived."""
+        `archive_existing_versions` the versions already in the target stage are archived.
+        `comment` goes to the audit trail (Cairn only); promotion policies may refuse."""
         return self.registry_store.transition_model_version_stage(
-            name, str(version), stage, archive_existing_versions
+            name, str(version), stage, archive_existing_versions, comment
         )
 
     def delete_model_version(self, name: str, version: str | int) -> None:

@@ -164,9 +164,30 @@ def test_the_registry_revision_upgrades_a_tracking_database_in_place(tmp_path: P
             )
         )
     engine.dispose()
-    assert upgrade(uri) == HEAD == "0002"
+    assert upgrade(uri) == HEAD == "0003"
     store = SqlTrackingStore(uri, str(tmp_path))
     assert store.get_experiment("7").name == "kept"
     from cairn.store.sql.registry import SqlRegistryStore
 
     assert SqlRegistryStore(store).create_registered_model("m").name == "m"
+
+
+def test_the_governance_revision_upgrades_a_registry_database_in_place(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'v2.db'}"
+    assert upgrade(uri, "0002") == "0002"
+    engine = make_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO registered_models (model_pk, name, name_key, creation_timestamp, "
+                "last_updated_timestamp, description, user_id, next_version) "
+                "VALUES (1, 'kept', 'kept', 1, 1, '', '', 1)"
+            )
+        )
+    engine.dispose()
+    assert upgrade(uri) == HEAD == "0003"
+    from cairn.store.sql.registry import SqlRegistryStore
+
+    registry = SqlRegistryStore(SqlTrackingStore(uri, str(tmp_path)))
+    registry.set_registered_model_tag("kept", "k", "v")
+    assert [e.action for e in registry.list_audit_entries("kept")] == ["SET_TAG"]

@@ -38,7 +38,11 @@ def update(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 def transition(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     version = ctx.registry.transition_model_version_stage(
-        f["name"], f["version"], f["stage"], bool(f["archive_existing_versions"])
+        f["name"],
+        f["version"],
+        f["stage"],
+        bool(f["archive_existing_versions"]),
+        comment=f["comment"],
     )
     return {"model_version": version.to_dict()}
 
@@ -121,9 +125,10 @@ ENDPOINTS = [
             VERSION,
             string("stage", True, doc="None, Staging, Production or Archived (any case)"),
             Field("archive_existing_versions", Kind.BOOL, default=False),
+            string("comment", doc="Cairn: a comment for the audit trail (MLflow clients omit it)"),
         ),
         transition,
-        "Move a version to another stage",
+        "Move a version to another stage; promotion policies apply",
         ("model_version",),
     ),
     Endpoint(

@@ -13,6 +13,7 @@ from cairn.store.registry_base import SEARCH_REGISTERED_MODELS_DEFAULT
 
 NAME = string("name", True, doc="the registered model's name")
 ALIAS = string("alias", True, doc="an alias such as champion")
+COMMENT = string("comment", doc="Cairn: a comment for the audit trail (MLflow clients omit it)")
 
 
 def create(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +71,12 @@ def delete_tag(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_alias(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
-    ctx.registry.set_registered_model_alias(f["name"], f["alias"], f["version"])
+    ctx.registry.set_registered_model_alias(f["name"], f["alias"], f["version"], f["comment"])
     return {}
 
 
 def delete_alias(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
-    ctx.registry.delete_registered_model_alias(f["name"], f["alias"])
+    ctx.registry.delete_registered_model_alias(f["name"], f["alias"], f["comment"])
     return {}
 
 
@@ -163,15 +164,14 @@ ENDPOINTS = [
     Endpoint(
         f"{_P}/alias",
         ("POST",),
-        (NAME, ALIAS, string("version", True)),
+        (NAME, ALIAS, string("version", True), COMMENT),
         set_alias,
-        "Point an alias at a version (moving it if it exists)",
-        bounded=True,
+        "Point an alias at a version (moving it if it exists); promotion policies apply",
     ),
     Endpoint(
         f"{_P}/alias",
         ("DELETE",),
-        (NAME, ALIAS),
+        (NAME, ALIAS, COMMENT),
         delete_alias,
         "Delete an alias (a missing alias is not an error)",
         bounded=True,

@@ -19,12 +19,13 @@ from cairn.store.registry_base import (
     SEARCH_MODEL_VERSIONS_DEFAULT,
     SEARCH_REGISTERED_MODELS_DEFAULT,
 )
+from cairn.store.rest.governance import RestGovernanceMethods
 from cairn.transport import HttpTransport, shared_transport
 
 API = "/api/2.0/mlflow"
 
 
-class RestRegistryStore:
+class RestRegistryStore(RestGovernanceMethods):
     """A `RegistryStore` backed by the server at `tracking_uri`. Thread-safe."""
 
     _cache: dict[tuple[int, str], RestRegistryStore] = {}
@@ -119,12 +120,16 @@ class RestRegistryStore:
         found = self._call("POST", "/registered-models/get-latest-versions", body, idempotent=True)
         return [ModelVersion.from_dict(v) for v in found.get("model_versions", [])]
 
-    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
-        body = {"name": name, "alias": alias, "version": str(version)}
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str, comment: str | None = None
+    ) -> None:
+        body = {"name": name, "alias": alias, "version": str(version), "comment": comment}
         self._call("POST", "/registered-models/alias", body, idempotent=True)
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        body = {"name": name, "alias": alias}
+    def delete_registered_model_alias(
+        self, name: str, alias: str, comment: str | None = None
+    ) -> None:
+        body = {"name": name, "alias": alias, "comment": comment}
         self._call("DELETE", "/registered-models/alias", body, idempotent=True)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
@@ -167,12 +172,14 @@ class RestRegistryStore:
         version: str,
         stage: ModelVersionStage | str,
         archive_existing_versions: bool = False,
+        comment: str | None = None,
     ) -> ModelVersion:
         body = {
             "name": name,
             "version": str(version),
             "stage": str(stage),
             "archive_existing_versions": bool(archive_existing_versions),
+            "comment": comment,
         }
         found = self._call("POST", "/model-versions/transition-stage", body, idempotent=True)
         return ModelVersion.from_dict(found["model_version"])

@@ -30,7 +30,12 @@ from cairn.entities import (
     PagedList,
     RegisteredModel,
 )
-from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from cairn.exceptions import (
+    InvalidParameterValue,
+    PolicyRefused,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
 from cairn.store import registry_validation as rv
 from cairn.store.model_sources import (
     REGISTRY_DIRECTORY,
@@ -47,10 +52,12 @@ from cairn.store.registry_base import (
     SEARCH_REGISTERED_MODELS_MAX,
     RegistryChange,
 )
-from cairn.store.sql import registry_rows
+from cairn.store.sql import governance, registry_rows
 from cairn.store.sql.dialects import upsert
 from cairn.store.sql.engine import run_read, run_write
 from cairn.store.sql.queries import now_ms, rows_in_order
+from cairn.store.sql.registry_governance import GovernanceMethods
+from cairn.store.sql.registry_rows import move_stage, parse_transition
 from cairn.store.sql.run_data import chunks
 from cairn.store.sql.schema import (
     model_version_tags,
@@ -58,6 +65,7 @@ from cairn.store.sql.schema import (
     registered_model_aliases,
     registered_model_tags,
     registered_models,
+    transition_requests,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +82,7 @@ def _check_max_results(max_results: int, limit: int) -> None:
         raise InvalidParameterValue(f"max_results may be at most {limit}, got {max_results}")
 
 
-class SqlRegistryStore:
+class SqlRegistryStore(GovernanceMethods):
     """A `RegistryStore` on the database of `tracking`. Thread-safe; share one per database.
 
     `access` opens artifact locations for version sources and copies (default: local paths
@@ -111,12 +119,27 @@ class SqlRegistryStore:
             self._record(conn, change)
             return result
 
-        return run_write(self.engine, transaction)
+        try:
+            result = run_write(self.engine, transaction)
+        except PolicyRefused as exc:
+            change = getattr(exc, "change", None)
+            if isinstance(change, RegistryChange):  # the refusal is audited on its own
+                refusal = governance.refused(change, exc.message)
+                run_write(self.engine, lambda conn: governance.audit(conn, refusal))
+            raise
+        if self.sender is not None:
+            self.sender.wake()  # deliveries may have been queued
+        return result
 
     def _record(self, conn: Connection, change: RegistryChange) -> None:
-        """Called with every change, inside its transaction. Nothing is recorded yet; the
-        audit trail (issue 4, governance) writes its row here, so it commits or rolls back
-        with the change itself."""
+        """Called with every change, inside its transaction: promotion policies are checked
+        (a refusal rolls the change back), the audit row written and webhook deliveries
+        queued, so all of them commit or roll back with the change itself."""
+        try:
+            governance.record(conn, change, self.access)
+        except PolicyRefused as exc:
+            exc.change = change  # type: ignore[attr-defined]
+            raise
 
     def _read_model(self, name: str) -> RegisteredModel:
         def work(conn: Connection) -> RegisteredModel:
@@ -163,7 +186,7 @@ class SqlRegistryStore:
                     registered_model_tags.insert(),
                     [{"model_pk": model_pk, "key": k, "value": v} for k, v in tag_items.items()],
                 )
-            return None, RegistryChange("create_registered_model", name)
+            return None, RegistryChange("CREATE_MODEL", name, to_value=text)
 
         try:
             self._write(work)
@@ -187,9 +210,7 @@ class SqlRegistryStore:
                     name=new_name, name_key=rv.name_key(new_name), last_updated_timestamp=now_ms()
                 )
             )
-            return None, RegistryChange(
-                "rename_registered_model", name, details=(("new_name", new_name),)
-            )
+            return None, RegistryChange("RENAME_MODEL", name, from_value=name, to_value=new_name)
 
         try:
             self._write(work)
@@ -209,7 +230,9 @@ class SqlRegistryStore:
                 .where(_rm.model_pk == model.model_pk)
                 .values(description=text, last_updated_timestamp=now_ms())
             )
-            return None, RegistryChange("update_registered_model", name)
+            return None, RegistryChange(
+                "UPDATE_DESCRIPTION", name, from_value=model.description, to_value=text
+            )
 
         self._write(work)
         return self._read_model(name)
@@ -224,7 +247,12 @@ class SqlRegistryStore:
             )
             # Children first: MySQL does not promise to cascade through composite keys in
             # the order SQLite and PostgreSQL do, and explicit deletes cost little here.
-            for table in (registered_model_aliases, model_version_tags, model_versions):
+            for table in (
+                registered_model_aliases,
+                transition_requests,
+                model_version_tags,
+                model_versions,
+            ):
                 conn.execute(delete(table).where(table.c.model_pk == model.model_pk))
             conn.execute(
                 delete(registered_model_tags).where(
@@ -232,7 +260,7 @@ class SqlRegistryStore:
                 )
             )
             conn.execute(delete(registered_models).where(_rm.model_pk == model.model_pk))
-            return locations, RegistryChange("delete_registered_model", name)
+            return locations, RegistryChange("DELETE_MODEL", name)
 
         for location in self._write(work):
             if location:
@@ -269,10 +297,16 @@ class SqlRegistryStore:
 
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
+            t = registered_model_tags.c
+            old = conn.execute(
+                select(t.value).where(t.model_pk == model.model_pk, t.key == key)
+            ).scalar()
             stmt = upsert(registered_model_tags, self.dialect, ["model_pk", "key"], ["value"])
             conn.execute(stmt, {"model_pk": model.model_pk, "key": key, "value": value})
             registry_rows.touch(conn, model.model_pk, now_ms())
-            return None, RegistryChange("set_registered_model_tag", name, details=(("key", key),))
+            return None, RegistryChange(
+                "SET_TAG", name, key=key, from_value=old or "", to_value=value
+            )
 
         self._write(work)
 
@@ -280,14 +314,15 @@ class SqlRegistryStore:
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
             t = registered_model_tags.c
+            old = conn.execute(
+                select(t.value).where(t.model_pk == model.model_pk, t.key == key)
+            ).scalar()
             removed = conn.execute(
                 delete(registered_model_tags).where(t.model_pk == model.model_pk, t.key == key)
             )
             if removed.rowcount:
                 registry_rows.touch(conn, model.model_pk, now_ms())
-            return None, RegistryChange(
-                "delete_registered_model_tag", name, details=(("key", key),)
-            )
+            return None, RegistryChange("DELETE_TAG", name, key=key, from_value=old or "")
 
         self._write(work)
 
@@ -307,28 +342,48 @@ class SqlRegistryStore:
 
     # -- aliases -----------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str, comment: str | None = None
+    ) -> None:
         rv.validate_alias(alias)
         number = rv.parse_version(version)
+        note = rv.validate_description(comment)
 
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
             registry_rows.version_row(conn, model, number)
+            a = registered_model_aliases.c
+            old = conn.execute(
+                select(a.version).where(a.model_pk == model.model_pk, a.alias == alias)
+            ).scalar()
             stmt = upsert(
                 registered_model_aliases, self.dialect, ["model_pk", "alias"], ["version"]
             )
             conn.execute(stmt, {"model_pk": model.model_pk, "alias": alias, "version": number})
             registry_rows.touch(conn, model.model_pk, now_ms())
             return None, RegistryChange(
-                "set_registered_model_alias", name, str(number), (("alias", alias),)
+                "SET_ALIAS",
+                name,
+                str(number),
+                key=alias,
+                from_value="" if old is None else str(old),
+                to_value=str(number),
+                comment=note,
             )
 
         self._write(work)
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+    def delete_registered_model_alias(
+        self, name: str, alias: str, comment: str | None = None
+    ) -> None:
+        note = rv.validate_description(comment)
+
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
             a = registered_model_aliases.c
+            old = conn.execute(
+                select(a.version).where(a.model_pk == model.model_pk, a.alias == alias)
+            ).scalar()
             removed = conn.execute(
                 delete(registered_model_aliases).where(
                     a.model_pk == model.model_pk, a.alias == alias
@@ -337,7 +392,12 @@ class SqlRegistryStore:
             if removed.rowcount:
                 registry_rows.touch(conn, model.model_pk, now_ms())
             return None, RegistryChange(
-                "delete_registered_model_alias", name, details=(("alias", alias),)
+                "DELETE_ALIAS",
+                name,
+                "" if old is None else str(old),
+                key=alias,
+                from_value="" if old is None else str(old),
+                comment=note,
             )
 
         self._write(work)
@@ -421,9 +481,7 @@ class SqlRegistryStore:
                         for k, v in tag_items.items()
                     ],
                 )
-            change = RegistryChange(
-                "create_model_version", name, str(number), (("source", source),)
-            )
+            change = RegistryChange("CREATE_VERSION", name, str(number), to_value=source)
             return number, change
 
         try:
@@ -442,7 +500,7 @@ class SqlRegistryStore:
 
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
-            registry_rows.version_row(conn, model, number)
+            row = registry_rows.version_row(conn, model, number)
             now = now_ms()
             conn.execute(
                 update(model_versions)
@@ -450,7 +508,10 @@ class SqlRegistryStore:
                 .values(description=text, last_updated_timestamp=now)
             )
             registry_rows.touch(conn, model.model_pk, now)
-            return None, RegistryChange("update_model_version", name, str(number))
+            change = RegistryChange(
+                "UPDATE_DESCRIPTION", name, str(number), from_value=row.description, to_value=text
+            )
+            return None, change
 
         self._write(work)
         return self._read_version(name, number)
@@ -461,46 +522,16 @@ class SqlRegistryStore:
         version: str,
         stage: ModelVersionStage | str,
         archive_existing_versions: bool = False,
+        comment: str | None = None,
     ) -> ModelVersion:
         number = rv.parse_version(version)
-        target = rv.parse_stage(stage)
-        if archive_existing_versions and target not in (
-            ModelVersionStage.STAGING,
-            ModelVersionStage.PRODUCTION,
-        ):
-            raise InvalidParameterValue(
-                "archive_existing_versions applies only to transitions to Staging or "
-                f"Production, not to {target}."
-            )
+        target = parse_transition(stage, archive_existing_versions)
+        note = rv.validate_description(comment)
 
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
             row = registry_rows.version_row(conn, model, number)
-            now = now_ms()
-            conn.execute(
-                update(model_versions)
-                .where(_mv.model_pk == model.model_pk, _mv.version == number)
-                .values(current_stage=target.value, last_updated_timestamp=now)
-            )
-            if archive_existing_versions:
-                conn.execute(
-                    update(model_versions)
-                    .where(
-                        _mv.model_pk == model.model_pk,
-                        _mv.version != number,
-                        _mv.current_stage == target.value,
-                    )
-                    .values(
-                        current_stage=ModelVersionStage.ARCHIVED.value, last_updated_timestamp=now
-                    )
-                )
-            registry_rows.touch(conn, model.model_pk, now)
-            details = (
-                ("from", row.current_stage),
-                ("to", target.value),
-                ("archive_existing_versions", str(bool(archive_existing_versions)).lower()),
-            )
-            return None, RegistryChange("transition_stage", name, str(number), details)
+            return None, move_stage(conn, model, row, target, archive_existing_versions, note)
 
         self._write(work)
         return self._read_version(name, number)
@@ -517,17 +548,20 @@ class SqlRegistryStore:
                     *key, registered_model_aliases.c.version == number
                 )
             )
-            conn.execute(
-                delete(model_version_tags).where(
-                    model_version_tags.c.model_pk == model.model_pk,
-                    model_version_tags.c.version == number,
+            for table in (model_version_tags, transition_requests):
+                conn.execute(
+                    delete(table).where(
+                        table.c.model_pk == model.model_pk, table.c.version == number
+                    )
                 )
-            )
             conn.execute(
                 delete(model_versions).where(_mv.model_pk == model.model_pk, _mv.version == number)
             )
             registry_rows.touch(conn, model.model_pk, now_ms())
-            return row.storage_location, RegistryChange("delete_model_version", name, str(number))
+            change = RegistryChange(
+                "DELETE_VERSION", name, str(number), from_value=row.current_stage
+            )
+            return row.storage_location, change
 
         location = self._write(work)
         if location:
@@ -577,6 +611,12 @@ class SqlRegistryStore:
         def work(conn: Connection) -> tuple[None, RegistryChange]:
             model = registry_rows.model_row(conn, name, lock=True)
             registry_rows.version_row(conn, model, number)
+            t = model_version_tags.c
+            old = conn.execute(
+                select(t.value).where(
+                    t.model_pk == model.model_pk, t.version == number, t.key == key
+                )
+            ).scalar()
             stmt = upsert(
                 model_version_tags, self.dialect, ["model_pk", "version", "key"], ["value"]
             )
@@ -590,7 +630,9 @@ class SqlRegistryStore:
                 .values(last_updated_timestamp=now)
             )
             registry_rows.touch(conn, model.model_pk, now)
-            return None, RegistryChange("set_model_version_tag", name, str(number), (("key", key),))
+            return None, RegistryChange(
+                "SET_TAG", name, str(number), key=key, from_value=old or "", to_value=value
+            )
 
         self._write(work)
 
@@ -601,6 +643,11 @@ class SqlRegistryStore:
             model = registry_rows.model_row(conn, name, lock=True)
             registry_rows.version_row(conn, model, number)
             t = model_version_tags.c
+            old = conn.execute(
+                select(t.value).where(
+                    t.model_pk == model.model_pk, t.version == number, t.key == key
+                )
+            ).scalar()
             removed = conn.execute(
                 delete(model_version_tags).where(
                     t.model_pk == model.model_pk, t.version == number, t.key == key
@@ -615,7 +662,7 @@ class SqlRegistryStore:
                 )
                 registry_rows.touch(conn, model.model_pk, now)
             return None, RegistryChange(
-                "delete_model_version_tag", name, str(number), (("key", key),)
+                "DELETE_TAG", name, str(number), key=key, from_value=old or ""
             )
 
         self._write(work)

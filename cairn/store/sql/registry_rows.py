@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 
 from cairn.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, RegisteredModel
-from cairn.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
+from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from cairn.store import registry_validation as rv
+from cairn.store.registry_base import RegistryChange
+from cairn.store.sql.queries import now_ms
 from cairn.store.sql.run_data import chunks
 from cairn.store.sql.schema import (
     model_version_tags,
@@ -178,3 +180,56 @@ def load_models(conn: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredMo
         )
         for r in rows
     ]
+
+
+def parse_transition(
+    stage: ModelVersionStage | str, archive_existing_versions: bool
+) -> ModelVersionStage:
+    """The target stage of a transition; archiving others only applies to Staging and
+    Production."""
+    target = rv.parse_stage(stage)
+    if archive_existing_versions and target not in (
+        ModelVersionStage.STAGING,
+        ModelVersionStage.PRODUCTION,
+    ):
+        raise InvalidParameterValue(
+            "archive_existing_versions applies only to transitions to Staging or "
+            f"Production, not to {target}."
+        )
+    return target
+
+
+def move_stage(
+    conn: Connection,
+    model: Row[Any],
+    row: Row[Any],
+    target: ModelVersionStage,
+    archive_existing_versions: bool,
+    comment: str,
+    approved: bool = False,
+) -> RegistryChange:
+    """Move the version `row` of the locked `model` to `target` (archiving the versions
+    already there if asked); the change, for the caller to record."""
+    now = now_ms()
+    key = (_mv.model_pk == model.model_pk,)
+    conn.execute(
+        update(model_versions)
+        .where(*key, _mv.version == row.version)
+        .values(current_stage=target.value, last_updated_timestamp=now)
+    )
+    if archive_existing_versions:
+        conn.execute(
+            update(model_versions)
+            .where(*key, _mv.version != row.version, _mv.current_stage == target.value)
+            .values(current_stage=ModelVersionStage.ARCHIVED.value, last_updated_timestamp=now)
+        )
+    touch(conn, model.model_pk, now)
+    return RegistryChange(
+        "TRANSITION_STAGE",
+        model.name,
+        str(row.version),
+        from_value=row.current_stage,
+        to_value=target.value,
+        comment=comment,
+        approved=approved,
+    )

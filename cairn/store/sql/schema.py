@@ -264,6 +264,112 @@ registered_model_aliases = Table(
     ),
 )
 
+# Governance (revision 0003). The audit trail keeps the model's name as it was, not its key:
+# entries outlive the model, and nothing ever updates or deletes them. Policies are keyed by
+# model name ("*" is the server-wide policy). Transition requests cascade with their version.
+# Webhook deliveries are the outbox: queued in the transaction of the change, sent later.
+
+registry_audit = Table(
+    "registry_audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("version", String(20), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("from_value", MediumText, nullable=False),
+    Column("to_value", MediumText, nullable=False),
+    Column("comment", MediumText, nullable=False),
+    Index("ix_registry_audit_name", "name", "id"),
+)
+
+registry_policies = Table(
+    "registry_policies",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("document", MediumText, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+)
+
+transition_requests = Table(
+    "transition_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("archive_existing_versions", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("comment", MediumText, nullable=False),
+    Column("resolved_timestamp", BigInteger, nullable=False),
+    Column("resolved_by", String(256), nullable=False),
+    Column("resolution_comment", MediumText, nullable=False),
+    ForeignKeyConstraint(
+        ["model_pk", "version"],
+        ["model_versions.model_pk", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+    Index("ix_transition_requests_version", "model_pk", "version"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # comma-separated event names
+    Column("secret", String(256), nullable=False),
+    Column("model", String(256), nullable=False),  # "" = every model
+    Column("description", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("payload", MediumText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("next_attempt_timestamp", BigInteger, nullable=False),
+    Column("last_attempt_timestamp", BigInteger, nullable=False),
+    Column("last_status_code", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_timestamp"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+)
+
 ALL_TABLES = (
     experiments,
     experiment_tags,
@@ -281,4 +387,10 @@ ALL_TABLES = (
     model_versions,
     model_version_tags,
     registered_model_aliases,
+    registry_audit,
+    registry_policies,
+    transition_requests,
+    webhooks,
+    webhook_deliveries,
+    webhook_attempts,
 )

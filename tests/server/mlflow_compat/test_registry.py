@@ -193,3 +193,30 @@ def test_copy_model_version_registers_from_a_models_uri(
         mlflow.artifacts.download_artifacts(f"models:/{target_name}/1", dst_path=str(tmp_path))
     )
     assert (local / "MLmodel").exists()
+
+
+def test_a_promotion_policy_refusal_reaches_the_mlflow_client_at_once(
+    server: object, client: MlflowClient, model_run: str
+) -> None:
+    import time
+
+    from cairn.tracking.client import CairnClient
+
+    name = unique("governed")
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{model_run}/model", run_id=model_run)
+    cairn_client = CairnClient(server.url)  # type: ignore[attr-defined]
+    cairn_client.set_registry_policy(
+        name, {"stages": {"Production": [{"kind": "requires_signature"}]}}
+    )
+    started = time.monotonic()
+    with pytest.raises(MlflowException) as refused:
+        client.transition_model_version_stage(name, "1", "Production")
+    assert time.monotonic() - started < 2  # 403 is not retried
+    assert error_of(refused) == ("PERMISSION_DENIED", 403)
+    assert "requires_signature" in refused.value.message
+    assert "no signature" in refused.value.message
+    assert client.get_model_version(name, "1").current_stage == "None"
+    client.set_registered_model_alias(name, "champion", "1")  # no alias rules
+    actions = [e.action for e in cairn_client.get_registry_audit(name)]
+    assert actions[-2:] == ["REFUSED_TRANSITION_STAGE", "SET_ALIAS"]

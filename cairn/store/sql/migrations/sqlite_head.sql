@@ -1,4 +1,4 @@
--- revision: 0002
+-- revision: 0003
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -189,5 +189,92 @@ CREATE TABLE registered_model_aliases (
 	FOREIGN KEY(model_pk, version) REFERENCES model_versions (model_pk, version) ON DELETE CASCADE
 )
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0002')
+CREATE TABLE registry_audit (
+	id INTEGER NOT NULL, 
+	timestamp BIGINT NOT NULL, 
+	user_id VARCHAR(256) NOT NULL, 
+	action VARCHAR(40) NOT NULL, 
+	name VARCHAR(256) NOT NULL, 
+	version VARCHAR(20) NOT NULL, 
+	"key" VARCHAR(255) NOT NULL, 
+	from_value TEXT NOT NULL, 
+	to_value TEXT NOT NULL, 
+	comment TEXT NOT NULL, 
+	PRIMARY KEY (id)
+)
+;
+CREATE INDEX ix_registry_audit_name ON registry_audit (name, id)
+;
+CREATE TABLE registry_policies (
+	name VARCHAR(256) NOT NULL, 
+	document TEXT NOT NULL, 
+	last_updated_timestamp BIGINT NOT NULL, 
+	PRIMARY KEY (name)
+)
+;
+CREATE TABLE transition_requests (
+	id INTEGER NOT NULL, 
+	model_pk INTEGER NOT NULL, 
+	version INTEGER NOT NULL, 
+	stage VARCHAR(20) NOT NULL, 
+	archive_existing_versions BOOLEAN NOT NULL, 
+	status VARCHAR(20) NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	user_id VARCHAR(256) NOT NULL, 
+	comment TEXT NOT NULL, 
+	resolved_timestamp BIGINT NOT NULL, 
+	resolved_by VARCHAR(256) NOT NULL, 
+	resolution_comment TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(model_pk, version) REFERENCES model_versions (model_pk, version) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_transition_requests_version ON transition_requests (model_pk, version)
+;
+CREATE TABLE webhooks (
+	id INTEGER NOT NULL, 
+	url TEXT NOT NULL, 
+	events TEXT NOT NULL, 
+	secret VARCHAR(256) NOT NULL, 
+	model VARCHAR(256) NOT NULL, 
+	description TEXT NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	PRIMARY KEY (id)
+)
+;
+CREATE TABLE webhook_deliveries (
+	id INTEGER NOT NULL, 
+	webhook_id INTEGER NOT NULL, 
+	event_id VARCHAR(32) NOT NULL, 
+	event VARCHAR(40) NOT NULL, 
+	payload TEXT NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	next_attempt_timestamp BIGINT NOT NULL, 
+	last_attempt_timestamp BIGINT NOT NULL, 
+	last_status_code INTEGER NOT NULL, 
+	last_error TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries (status, next_attempt_timestamp)
+;
+CREATE INDEX ix_webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id)
+;
+CREATE TABLE webhook_attempts (
+	id INTEGER NOT NULL, 
+	delivery_id INTEGER NOT NULL, 
+	timestamp BIGINT NOT NULL, 
+	status_code INTEGER NOT NULL, 
+	error TEXT NOT NULL, 
+	duration_ms INTEGER NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(delivery_id) REFERENCES webhook_deliveries (id) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_webhook_attempts_delivery ON webhook_attempts (delivery_id, id)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0003')
 ;
