@@ -209,3 +209,30 @@ def test_many_requests_on_one_connection(conn: Connection, run_id: str) -> None:
         assert conn.answer().status == 200
     conn.send(request("GET", f"{API}/metrics/get-history?run_id={run_id}&metric_key=loop"))
     assert len(conn.answer().json()["metrics"]) == 200
+
+
+def test_sigterm_lets_a_request_still_arriving_finish(server_factory: Any) -> None:
+    """A fast-path request whose body is half sent when SIGTERM arrives is in flight: the
+    server answers it, closes the connection, then exits."""
+    import signal
+
+    server = server_factory()
+    conn = Connection(server.url)
+    try:
+        conn.send(request("POST", f"{API}/experiments/create", b'{"name": "sigterm-fast"}'))
+        assert conn.answer().status == 200
+        body = b'{"name": "arrives-late"}'
+        raw = request("POST", f"{API}/experiments/create", body)
+        conn.send(raw[: -len(body) // 2])
+        time.sleep(0.5)  # the headers are parsed: the request is in flight
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert server.process.poll() is None, "the server exited with a request in flight"
+        conn.send(raw[-len(body) // 2 :])
+        answer = conn.answer()
+        assert answer.status == 200, answer.body
+        assert answer.headers["connection"] == "close"
+        assert conn.stream.read() == b""
+    finally:
+        conn.close()
+    assert server.process.wait(30) in (0, -signal.SIGTERM), server.log()
