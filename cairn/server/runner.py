@@ -105,8 +105,9 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     work of its own. The endpoints that `ExactRoutes.inline` lists (bounded handlers on an
     embedded database, which run on the event loop anyway) are answered right here, from
     the parser's callbacks, when the request is plain: its body length is declared and within
-    the limit, nothing else is in flight on the connection, no `Expect: 100-continue`, no
-    escaped path, no concurrency limit. Anything else takes uvicorn's path unchanged.
+    the limit, nothing else is in flight on the connection, the client is reading its answers
+    (writing is not paused), no `Expect: 100-continue`, no escaped path, no concurrency limit.
+    Anything else takes uvicorn's path unchanged.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,6 +129,8 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         """Whether this request is answered by the fast path (then its body is collected)."""
         if self.limit_concurrency is not None or self.expect_100_continue or self.pipeline:
             return False
+        if self.flow.write_paused:
+            return False  # the client is not reading: uvicorn's path queues, and stops reading
         if self.root_path:
             return False
         if self.cycle is not None and not self.cycle.response_complete:

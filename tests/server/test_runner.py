@@ -95,9 +95,12 @@ def test_set_nodelay_swallows_os_errors() -> None:
 
 
 @contextlib.contextmanager
-def uvicorn_in_thread(app: Any) -> Iterator[str]:
-    """The runner's protocol class on a real uvicorn server, in this process."""
+def uvicorn_in_thread(app: Any, send_buffer: int | None = None) -> Iterator[str]:
+    """The runner's protocol class on a real uvicorn server, in this process (accepted
+    connections inherit `send_buffer` as their SO_SNDBUF)."""
     sock = socket.socket()
+    if send_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
         app, http=NoDelayHttpToolsProtocol, loop="asyncio", log_level="warning", lifespan="off"
@@ -303,3 +306,54 @@ def test_inline_endpoints_are_answered_without_the_asgi_app(tmp_path: Any) -> No
         assert client.post("/runs/search", json={"experiment_ids": ["0"]}).status_code == 200
         assert httpx.get(url + "/health").text == "OK"
         assert CountingRoutes.calls == 2
+
+
+def test_a_client_that_does_not_read_gets_its_answers_in_order(tmp_path: Any) -> None:
+    """Thousands of pipelined requests sent without reading: once the server's send buffer
+    fills, the fast path stops and uvicorn's path queues the rest (and stops reading), so
+    memory stays bounded; every answer still arrives, in order."""
+    from cairn.server.app import ExactRoutes, create_app
+    from cairn.server.config import ServerConfig
+
+    class CountingRoutes(ExactRoutes):
+        calls = 0
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                CountingRoutes.calls += 1
+            await super().__call__(scope, receive, send)
+
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path / 'c.db'}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+    ).resolved()
+    app = CountingRoutes(create_app(config))
+    count = 4_000
+    with uvicorn_in_thread(app, send_buffer=8192) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # a small window
+            sock.settimeout(60)
+            sock.connect((host, int(port)))
+            requests = b"".join(
+                b"GET /api/2.0/mlflow/experiments/get?experiment_id=%d HTTP/1.1\r\nHost: t\r\n\r\n"
+                % (i % 2)  # "0" exists, "1" does not: answers alternate 200 and 404
+                for i in range(count)
+            )
+            sender = threading.Thread(target=sock.sendall, args=(requests,))
+            sender.start()
+            threading.Event().wait(0.5)  # read nothing for a while
+            stream = sock.makefile("rb")
+            statuses = []
+            for _ in range(count):
+                status = int(stream.readline().split()[1])
+                length = 0
+                while (line := stream.readline()) != b"\r\n":
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                stream.read(length)
+                statuses.append(status)
+            sender.join(30)
+            stream.close()
+    assert statuses == [200, 404] * (count // 2)
+    assert CountingRoutes.calls > 0  # some were queued behind a paused write
