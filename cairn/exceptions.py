@@ -2,7 +2,8 @@
 
     CairnException                      INTERNAL_ERROR            500
     ├── InvalidParameterValue           INVALID_PARAMETER_VALUE   400
-    │   └── InvalidFilter               INVALID_PARAMETER_VALUE   400  (says where and why)
+    │   ├── InvalidFilter               INVALID_PARAMETER_VALUE   400  (says where and why)
+    │   └── SchemaEnforcementError      INVALID_PARAMETER_VALUE   400  (input ≠ model signature)
     ├── BadRequest                      BAD_REQUEST               400
     ├── ResourceAlreadyExists           RESOURCE_ALREADY_EXISTS   400
     ├── ResourceDoesNotExist            RESOURCE_DOES_NOT_EXIST   404
@@ -63,6 +64,11 @@ class InvalidFilter(InvalidParameterValue):
         super().__init__(message)
         self.text = text
         self.position = position
+
+
+class SchemaEnforcementError(InvalidParameterValue):
+    """Model input or params that do not match the model's signature; the message names the
+    column, tensor or param and the type or shape it should have."""
 
 
 class BadRequest(CairnException):

@@ -95,6 +95,8 @@ def test_mlflow_names() -> None:
     assert callable(cairn.tracking.MlflowClient)
     assert callable(cairn.projects.run)  # mlflow.projects.run
     assert cairn.projects.ExecutionException is cairn.exceptions.ExecutionException
+    assert callable(cairn.models.infer_signature)  # mlflow.models.infer_signature
+    assert cairn.models.ModelSignature.from_dict is not None
 
 
 def test_version_comes_from_version_module() -> None:
@@ -127,7 +129,16 @@ def _fresh_python(code: str) -> str:
 def test_import_cairn_does_not_import_heavy_libraries() -> None:
     heavy = ["sqlalchemy", "pandas", "numpy", "matplotlib", "PIL", "yaml", "sklearn", "alembic"]
     heavy.append("cairn.projects")  # loaded on first use of `cairn.projects`
+    heavy.append("cairn.models")  # likewise
     out = _fresh_python(
         f"import sys, cairn; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    assert out == ""
+
+
+def test_import_cairn_models_does_not_import_pandas_or_numpy() -> None:
+    out = _fresh_python(
+        "import sys, cairn.models; print(','.join(m for m in ['pandas', 'numpy'] "
+        "if m in sys.modules))"
     )
     assert out == ""
