@@ -16,6 +16,7 @@
     ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
     │   └── ServerUnreachable           TEMPORARILY_UNAVAILABLE   503  (no answer, retries spent)
     ├── ExecutionException              INTERNAL_ERROR            500  (a project could not run)
+    ├── ModelIntegrityError             INVALID_STATE             500  (files ≠ checksums)
     └── RestError                       (whatever the server said)
 
 The server turns an exception into `{"error_code": ..., "message": ...}` with `http_status`;
@@ -139,6 +140,32 @@ class ExecutionException(CairnException):
     such as conda or docker is missing or unusable, no matching Python), its code cannot be
     fetched, or, for a synchronous run, its command failed. MLflow's name, kept for scripts
     that catch `mlflow.projects.ExecutionException`."""
+
+
+class ModelIntegrityError(CairnException):
+    """A model directory whose files do not match its checksums manifest (a file changed,
+    missing or added, or the manifest itself unreadable), or that holds something that cannot
+    be checksummed safely (a symlink leading outside it, a device or pipe). `changed`,
+    `missing` and `added` list the relative paths concerned.
+
+    INVALID_STATE (500, MLflow's code for stored state that is not as it should be): the
+    caller sent nothing wrong; the stored files are. Not in `from_error_code`'s table, since
+    MLflow servers answer INVALID_STATE for other reasons too."""
+
+    error_code = "INVALID_STATE"
+    http_status = 500
+
+    def __init__(
+        self,
+        message: str,
+        changed: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
+        added: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.changed = changed
+        self.missing = missing
+        self.added = added
 
 
 class RestError(CairnException):

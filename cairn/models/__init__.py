@@ -1,16 +1,19 @@
-"""Models: signatures, schemas, schema enforcement and input examples (see docs/models.md).
+"""Models: the MLmodel file, signatures, schemas, schema enforcement, input examples and
+checksums (see docs/models.md).
 
 Loaded on first use of `cairn.models`; pandas and NumPy are imported only by the functions
 that handle data.
 """
 
-from cairn.exceptions import SchemaEnforcementError
+from cairn.exceptions import ModelIntegrityError, SchemaEnforcementError
 from cairn.models.enforce import enforce_params, enforce_schema
 from cairn.models.input_example import (
     load_input_example,
     save_input_example,
     validate_input_example,
 )
+from cairn.models.integrity import compute_checksums, verify_manifest, write_manifest
+from cairn.models.mlmodel import Model
 from cairn.models.schema import (
     ColSpec,
     DataType,
@@ -25,6 +28,8 @@ from cairn.models.signature import ModelSignature, infer_signature
 __all__ = [
     "ColSpec",
     "DataType",
+    "Model",
+    "ModelIntegrityError",
     "ModelSignature",
     "ParamSchema",
     "ParamSpec",
@@ -32,10 +37,13 @@ __all__ = [
     "Schema",
     "SchemaEnforcementError",
     "TensorSpec",
+    "compute_checksums",
     "enforce_params",
     "enforce_schema",
     "infer_signature",
     "load_input_example",
     "save_input_example",
     "validate_input_example",
+    "verify_manifest",
+    "write_manifest",
 ]
