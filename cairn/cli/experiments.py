@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cairn.cli.options import JsonOutput, TrackingUri, View, ViewOption, get_client
+from cairn.cli.options import JsonOutput, NameFilter, TrackingUri, View, ViewOption, get_client
 from cairn.cli.output import format_time, listing_table, print_json, stdout
 
 if TYPE_CHECKING:
@@ -83,15 +83,7 @@ def create(
 @app.command("list")
 def list_experiments(
     view: ViewOption = View.active,
-    filter_string: Annotated[
-        str | None,
-        typer.Option(
-            "--filter",
-            "-f",
-            metavar="EXPR",
-            help="Search filter, e.g. \"name LIKE 'fraud%'\" or \"tags.team = 'risk'\".",
-        ),
-    ] = None,
+    filter_string: NameFilter = None,
     order_by: Annotated[
         list[str] | None,
         typer.Option(

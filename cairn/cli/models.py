@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cairn.cli import models_governance as governance
-from cairn.cli.options import JsonOutput, TrackingUri, get_client
+from cairn.cli.options import JsonOutput, NameFilter, TrackingUri, get_client
 from cairn.cli.output import format_time, listing_table, print_json, stdout
 
 if TYPE_CHECKING:
@@ -69,15 +69,7 @@ def _quoted(name: str) -> str:
 
 @app.command("list")
 def list_models(
-    filter_string: Annotated[
-        str | None,
-        typer.Option(
-            "--filter",
-            "-f",
-            metavar="EXPR",
-            help="Search filter, e.g. \"name LIKE 'fraud%'\" or \"tags.team = 'risk'\".",
-        ),
-    ] = None,
+    filter_string: NameFilter = None,
     order_by: Annotated[
         list[str] | None,
         typer.Option(

@@ -30,6 +30,17 @@ JsonOutput = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
 ]
 
+NameFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        metavar="EXPR",
+        help="Search filter, e.g. \"name LIKE 'fraud%'\" or \"tags.team = 'risk'\".",
+    ),
+]
+"""The filter of listings searched by name and tags (experiments, registered models)."""
+
 
 class View(StrEnum):
     """Which lifecycle stages a listing shows."""
