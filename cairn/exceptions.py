@@ -142,6 +142,15 @@ class ExecutionException(CairnException):
     that catch `mlflow.projects.ExecutionException`."""
 
 
+class UntrustedModelError(PermissionDenied):
+    """A model whose files are loaded with pickle (MLflow's scikit-learn and pyfunc models,
+    Cairn models saved with `serialization_format="cloudpickle"`), loaded without trust.
+
+    Unpickling runs whatever code the file names, so such a model is loaded only when the
+    caller says it trusts it: `trust=True`, `--trust`, or a source listed in the
+    `CAIRN_TRUSTED_MODEL_SOURCES` setting. The message names the file and the three ways."""
+
+
 class ModelIntegrityError(CairnException):
     """A model directory whose files do not match its checksums manifest (a file changed,
     missing or added, or the manifest itself unreadable), or that holds something that cannot

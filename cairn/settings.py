@@ -224,6 +224,14 @@ WEBHOOK_ALLOW_PRIVATE = Setting(
     "Allow webhook URLs on loopback, private, link-local and other non-public addresses "
     "(refused by default: the server would be made to call into its own network).",
 )
+TRUSTED_MODEL_SOURCES = Setting(
+    "trusted_model_sources",
+    "CAIRN_TRUSTED_MODEL_SOURCES",
+    None,
+    "Comma-separated model sources whose pickle-based models load without `trust=True`: URI "
+    "prefixes of model URIs (`models:/prod-`, `s3://models-bucket/`) or tracking/registry "
+    "URIs (`http://registry.internal:5000`) whose `runs:/` and `models:/` models are trusted.",
+)
 
 ALL_SETTINGS: tuple[Setting, ...] = (
     TRACKING_URI,
@@ -253,6 +261,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     WEBHOOK_TIMEOUT,
     WEBHOOK_POLL_INTERVAL,
     WEBHOOK_ALLOW_PRIVATE,
+    TRUSTED_MODEL_SOURCES,
 )
 
 

@@ -192,6 +192,17 @@ class RegistryMethods:
         uri = resolve_download_uri(self.registry_store, model_uri)
         return self._repository_for(uri).download_artifacts("", dst_path)
 
+    def download_artifact_uri(
+        self, artifact_uri: str, dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Copy the file or directory at an artifact URI (`s3://…`, `mlflow-artifacts:/…`,
+        `http(s)://…`) to `dst_path` (a new temporary directory when None)."""
+        return self._repository_for(artifact_uri).download_artifacts("", dst_path)
+
+    @property
+    def registry_uri(self) -> str:
+        return self._registry_uri
+
     def _repository_for(self, uri: str) -> ArtifactRepository:
         """A repository for an artifact URI the registry gave out (proxy URIs go through the
         tracking server)."""
