@@ -189,6 +189,13 @@ SERVER_MAX_BODY_BYTES = Setting(
     "Largest JSON request body the server accepts (413 beyond it); artifact uploads are "
     "streamed and not limited by this.",
 )
+UI_CSRF_SECRET = Setting(
+    "ui_csrf_secret",
+    "CAIRN_UI_CSRF_SECRET",
+    None,
+    "Key that signs the web UI's CSRF tokens. Unset, `cairn server` draws a random one at "
+    "start (shared by its workers); set it to share tokens between servers behind one address.",
+)
 
 # -- registry webhooks -----------------------------------------------------------------------
 WEBHOOK_MAX_ATTEMPTS = Setting(
@@ -256,6 +263,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     HTTP_REQUEST_TIMEOUT,
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
+    UI_CSRF_SECRET,
     WEBHOOK_MAX_ATTEMPTS,
     WEBHOOK_BACKOFF,
     WEBHOOK_TIMEOUT,

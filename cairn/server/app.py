@@ -145,6 +145,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             path = f"{prefix}/{endpoint.version}{endpoint.path}"
             found.append(Route(path, handle, methods=list(endpoint.methods)))
     found.extend(proxy.routes(ctx))
+    from cairn.ui import ui_routes  # after the API: its paths win
+
+    found.extend(ui_routes(ctx))
     return found
 
 

@@ -224,6 +224,9 @@ def serve(config: ServerConfig) -> None:
     get_tracking_store(config.backend_store_uri, config.artifact_root)  # migrate once, up front
     os.makedirs(_local_destination(config), exist_ok=True)
     os.environ[CONFIG_ENV] = config.to_env()
+    from cairn.ui.csrf import ensure_secret
+
+    ensure_secret()  # before the workers start, so they all sign the UI's forms alike
     uvicorn.run(
         "cairn.server.app:app_from_env",
         factory=True,

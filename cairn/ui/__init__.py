@@ -1,0 +1,10 @@
+"""The web UI: server-rendered pages (Jinja2 + htmx, ECharts for charts) over the server's
+own stores. Reached only from `cairn.server`, which mounts `ui_routes` after the API.
+
+Pages (see docs/ui.md): `/` experiments, `/experiments/<id>` its runs, `/runs/<id>` a run
+with its charts and artifacts; `/static/…` the packaged assets (see static/VENDORED.md).
+"""
+
+from cairn.ui.routes import ui_routes
+
+__all__ = ["ui_routes"]
