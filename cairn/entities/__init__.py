@@ -11,6 +11,12 @@ from cairn.entities.governance import (
     WebhookDelivery,
 )
 from cairn.entities.lifecycle import LifecycleStage, ViewType
+from cairn.entities.logged_model import (
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+)
 from cairn.entities.metric import Metric
 from cairn.entities.registry import (
     ModelVersion,
@@ -31,6 +37,10 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelOutput",
+    "LoggedModelStatus",
     "Metric",
     "ModelVersion",
     "ModelVersionStage",

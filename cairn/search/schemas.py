@@ -125,3 +125,37 @@ MODEL_VERSIONS = SearchSchema(
         keyed(Entity.TAG, ("tags", "tag"), "tags", Field(STRING_OPS, ValueType.STRING, False)),
     ),
 )
+
+# MLflow 3's logged models. Attribute names follow MLflow's search (`creation_time` and
+# `last_updated_time` are its aliases); order_by takes attributes and metrics only.
+LOGGED_MODELS = SearchSchema(
+    name="logged models",
+    entities=(
+        attributes(
+            Entity.ATTRIBUTE,
+            ("attributes", "attribute", "attr", ""),
+            "attributes",
+            {
+                "name": _STRING_OR_LIST,
+                "model_id": _STRING_OR_LIST,
+                "model_type": _STRING_OR_LIST,
+                "status": _STRING_OR_LIST,
+                "source_run_id": _STRING_OR_LIST,
+                "creation_timestamp": _TIME,
+                "last_updated_timestamp": _TIME,
+            },
+            aliases={
+                "creation_timestamp": ("creation_time",),
+                "last_updated_timestamp": ("last_updated_time",),
+            },
+        ),
+        keyed(Entity.METRIC, ("metrics", "metric"), "metrics", _NUMBER),
+        keyed(
+            Entity.PARAM,
+            ("params", "param", "parameter", "parameters"),
+            "params",
+            Field(STRING_OPS, ValueType.STRING, orderable=False),
+        ),
+        keyed(Entity.TAG, ("tags", "tag"), "tags", Field(STRING_OPS, ValueType.STRING, False)),
+    ),
+)

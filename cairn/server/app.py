@@ -194,6 +194,8 @@ def json_handler(
             else:
                 body = await read_limited(request, limit)
                 fields = parse_json(message, decode_body(body, request.headers.get("content-type")))
+            if request.path_params:  # ids in the path (MLflow 3 routes such as logged-models/{id})
+                fields.update(request.path_params)
             if inline:
                 # A thread handoff costs 150-250 µs here, more than the handler's own work.
                 result = handler(ctx, fields)

@@ -40,6 +40,7 @@ def all_endpoints() -> list[Endpoint]:
         compat,
         experiments,
         governance,
+        logged_models,
         model_versions,
         registered_models,
         runs,
@@ -51,5 +52,6 @@ def all_endpoints() -> list[Endpoint]:
         *registered_models.ENDPOINTS,
         *model_versions.ENDPOINTS,
         *governance.ENDPOINTS,
+        *logged_models.ENDPOINTS,
         *compat.ENDPOINTS,
     ]

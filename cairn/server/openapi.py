@@ -6,6 +6,7 @@ schemathesis fuzzes in CI.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -52,7 +53,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
 def operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": endpoint.summary,
-        "operationId": f"{method.lower()}_{endpoint.path.strip('/').replace('/', '_')}",
+        "operationId": f"{method.lower()}_{_operation_name(endpoint.path)}",
         "responses": {
             "200": {
                 "description": "Success",
@@ -68,8 +69,11 @@ def operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
             **ERROR_RESPONSES,
         },
     }
+    in_path = _path_parameters(endpoint.path)
+    if in_path:
+        op["parameters"] = in_path
     if method == "GET":
-        op["parameters"] = [_query_parameter(f) for f in endpoint.request]
+        op["parameters"] = in_path + [_query_parameter(f) for f in endpoint.request]
     else:
         op["requestBody"] = {
             "required": False,
@@ -122,6 +126,18 @@ def _query_parameter(f: Field) -> dict[str, Any]:
     if f.repeated:
         param["explode"] = True
     return param
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    """The `{name}` placeholders of a path (MLflow 3 routes carry ids there)."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", path)
+    ]
+
+
+def _operation_name(path: str) -> str:
+    return re.sub(r"[{}]", "", path.strip("/").replace("/", "_"))
 
 
 def _plain(summary: str) -> dict[str, Any]:

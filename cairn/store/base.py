@@ -6,12 +6,16 @@ through the server, is checked here, so the client layer can stay thin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from cairn.entities import (
     DatasetInput,
     Experiment,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -130,3 +134,51 @@ class TrackingStore(Protocol):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]: ...
+
+    # -- logged models (MLflow 3) ------------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        """A new PENDING model at `<experiment location>/models/<id>/artifacts`."""
+        ...
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel: ...
+
+    def finalize_logged_model(
+        self, model_id: str, status: LoggedModelStatus | str
+    ) -> LoggedModel: ...
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Soft-delete: not found afterwards."""
+        ...
+
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None: ...
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None: ...
+
+    def log_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Metric points the run computed for the models they name: in the run's history
+        and in each model's metrics."""
+        ...
+
+    def log_outputs(
+        self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]
+    ) -> None: ...
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[Mapping[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[Mapping[str, Any] | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]: ...

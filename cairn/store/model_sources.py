@@ -130,11 +130,12 @@ def resolve_source(
     """(the artifact URI to copy from, the run id to record) for a version's `source`.
 
     `runs:/<run_id>/<path>` is read from the run's artifact root (a different `run_id` is an
-    error); `models:/…` from the copy of the version it names; anything else as given. A
-    `run_id` must name a run of `tracking`. The result still goes through `ArtifactAccess`.
+    error); `models:/m-<id>` from the logged model's files; other `models:/…` from the copy
+    of the version it names; anything else as given. A `run_id` must name a run of
+    `tracking`. The result still goes through `ArtifactAccess`.
     """
     from cairn.artifacts.paths import validate_artifact_path
-    from cairn.store.model_uri import is_model_uri, resolve_model_version
+    from cairn.store.model_uri import is_model_uri, logged_model_id, resolve_model_version
 
     check_source_text(source)
     if source.lower().startswith("runs:"):
@@ -151,6 +152,10 @@ def resolve_source(
         return (f"{root}/{relative}" if relative else root), source_run
     if run_id:
         tracking.get_run(run_id)  # a version may only name a run that exists
+    model_id = logged_model_id(source)
+    if model_id is not None:  # MLflow 3: models:/m-<id> is a logged model's files
+        logged = tracking.get_logged_model(model_id)
+        return logged.artifact_location, run_id or logged.source_run_id or None
     if is_model_uri(source):
         version = resolve_model_version(registry, source)
         return version.download_uri, run_id or version.run_id or None

@@ -4,6 +4,8 @@
     models:/<name>/<stage>      the highest version in the stage (any capitalisation)
     models:/<name>/latest       the highest version of the model
     models:/<name>@<alias>      the version the alias points at
+    models:/m-<32 hex>          an MLflow 3 logged model (`logged_model_id` tells them apart;
+                                its files are at the model's `artifact_location`)
 
 `resolve_model_version` works with any `RegistryStore` (SQL in-process, or REST against a
 server), so the client's downloads, the registry's own `models:/` sources and, later, model
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cairn.entities import ModelVersion, ModelVersionStage
+from cairn.entities.logged_model import is_logged_model_id
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.store.registry_base import RegistryStore
 
@@ -40,6 +43,14 @@ class ModelUri:
 
 def is_model_uri(uri: str) -> bool:
     return uri.partition(":")[0].lower() == SCHEME and ":" in uri
+
+
+def logged_model_id(uri: str) -> str | None:
+    """The id in `models:/m-<32 hex>` (a logged model, not a registered name), else None."""
+    if not is_model_uri(uri):
+        return None
+    path = uri.partition(":")[2].lstrip("/").rstrip("/")
+    return path if is_logged_model_id(path) else None
 
 
 def parse_model_uri(uri: str) -> ModelUri:

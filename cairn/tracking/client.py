@@ -40,6 +40,7 @@ from cairn.tracking.async_logging import RunOperations, SyncedStore
 from cairn.tracking.batching import chunk_batch
 from cairn.tracking.client_artifacts import ArtifactMethods
 from cairn.tracking.client_governance import GovernanceMethods
+from cairn.tracking.client_logged_models import LoggedModelMethods
 from cairn.tracking.client_registry import RegistryMethods
 from cairn.tracking.tracking_uri import resolve_artifact_root, resolve_tracking_uri
 
@@ -54,7 +55,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class CairnClient(ArtifactMethods, RegistryMethods, GovernanceMethods):
+class CairnClient(ArtifactMethods, RegistryMethods, GovernanceMethods, LoggedModelMethods):
     """Talks to one tracking store. Cheap to create: stores are shared per database.
 
     `tracking_uri` follows the usual resolution order when None (see `cairn.tracking

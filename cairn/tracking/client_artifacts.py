@@ -26,6 +26,18 @@ LOGGED_IMAGES_TAG = "mlflow.loggedImages"
 _URI_CACHE_SIZE = 1024
 
 
+def repository_for_uri(uri: str, tracking_uri: str) -> ArtifactRepository:
+    """The repository behind an artifact location a tracking store gave out (a run's or a
+    logged model's): a server's `mlflow-artifacts:` location is reached through the proxy of
+    the tracking server at `tracking_uri`."""
+    from cairn.artifacts import get_artifact_repository
+    from cairn.artifacts.proxy_uri import is_proxy_uri, proxy_url
+
+    if is_proxy_uri(uri):
+        uri = proxy_url(uri, tracking_uri)
+    return get_artifact_repository(uri)
+
+
 class ArtifactMethods:
     """Mixed into `CairnClient`; needs only its store and tracking URI."""
 
@@ -37,19 +49,13 @@ class ArtifactMethods:
         self._artifact_uris: dict[str, str] = {}
 
     def _artifact_repo(self, run_id: str) -> ArtifactRepository:
-        from cairn.artifacts import get_artifact_repository
-        from cairn.artifacts.proxy_uri import is_proxy_uri, proxy_url
-
         uri = self._artifact_uris.get(run_id)
         if uri is None:
             uri = self._store.get_run(run_id).info.artifact_uri
             if len(self._artifact_uris) >= _URI_CACHE_SIZE:
                 self._artifact_uris.clear()
             self._artifact_uris[run_id] = uri
-        if is_proxy_uri(uri):
-            # A server's `mlflow-artifacts:` location: reached through that server's proxy.
-            uri = proxy_url(uri, self._tracking_uri)
-        return get_artifact_repository(uri)
+        return repository_for_uri(uri, self._tracking_uri)
 
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None

@@ -53,7 +53,9 @@ def test_exact_routes_take_only_endpoints_that_answer_their_own_errors(tmp_path:
     for endpoint in all_endpoints():
         for prefix in ("/api", "/ajax-api"):
             for method in endpoint.methods:
-                assert (method, f"{prefix}/{endpoint.version}{endpoint.path}") in exact
+                key = (method, f"{prefix}/{endpoint.version}{endpoint.path}")
+                # Routes with ids in the path (MLflow 3's logged models) need the router.
+                assert (key in exact) is ("{" not in endpoint.path), key
     assert ("GET", "/health") in exact
     # The artifact proxy relies on the app's exception handlers, so it stays behind them.
     assert not [path for _, path in exact if "mlflow-artifacts" in path]

@@ -10,6 +10,7 @@ from cairn.entities import (
     Dataset,
     DatasetInput,
     InputTag,
+    LoggedModelMetric,
     Metric,
     Param,
     RunStatus,
@@ -78,8 +79,27 @@ def restore(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 def log_metric(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     metric = Metric(f["key"], f["value"], f["timestamp"], f["step"] or 0)
+    if f["model_id"]:
+        ctx.store.write_logged_model_metrics(run_id_of(f), model_metrics([f]))
     ctx.store.log_metric(run_id_of(f), metric)
     return {}
+
+
+def model_metrics(metrics: list[dict[str, Any]]) -> list[LoggedModelMetric]:
+    """MLflow 3 metrics carrying a `model_id`: also the logged model's (its data.metrics)."""
+    return [
+        LoggedModelMetric(
+            m["key"],
+            m["value"],
+            m["timestamp"],
+            m["step"] or 0,
+            model_id=m["model_id"],
+            dataset_name=m["dataset_name"] or "",
+            dataset_digest=m["dataset_digest"] or "",
+        )
+        for m in metrics
+        if m["model_id"]
+    ]
 
 
 def log_param(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +108,8 @@ def log_param(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_batch(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
+    if any(m["model_id"] for m in f["metrics"]):
+        ctx.store.write_logged_model_metrics(run_id_of(f), model_metrics(f["metrics"]))
     ctx.store.log_batch(
         run_id_of(f),
         metrics=[
@@ -209,6 +231,8 @@ DATASET_INPUT = (
     Field("dataset", Kind.MESSAGE, True, fields=DATASET),
 )
 RUN_REF = (RUN_ID, RUN_UUID)
+# MLflow 3 metrics may name the logged model (and dataset) they were computed for.
+MODEL_METRIC = (*METRIC, string("model_id"), string("dataset_name"), string("dataset_digest"))
 
 _P = "/mlflow/runs"
 ENDPOINTS = [
@@ -244,7 +268,7 @@ ENDPOINTS = [
     Endpoint(
         f"{_P}/log-metric",
         ("POST",),
-        (*RUN_REF, *METRIC, string("model_id"), string("dataset_name"), string("dataset_digest")),
+        (*RUN_REF, *MODEL_METRIC),
         log_metric,
         "Log one metric point",
         bounded=True,
@@ -262,7 +286,7 @@ ENDPOINTS = [
         ("POST",),
         (
             RUN_ID,
-            Field("metrics", Kind.MESSAGE, repeated=True, fields=METRIC, doc="at most 1000"),
+            Field("metrics", Kind.MESSAGE, repeated=True, fields=MODEL_METRIC, doc="at most 1000"),
             Field("params", Kind.MESSAGE, repeated=True, fields=KEY_VALUE, doc="at most 100"),
             TAGS,
         ),

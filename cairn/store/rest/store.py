@@ -34,6 +34,7 @@ from cairn.exceptions import ResourceDoesNotExist
 from cairn.store import validation
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.store.batching import chunk_batch
+from cairn.store.rest.logged_models import RestLoggedModelMethods
 from cairn.transport import HttpTransport, shared_transport
 
 API = "/api/2.0/mlflow"
@@ -41,7 +42,7 @@ HISTORY_PAGE_SIZE = 25_000
 """Points per request when streaming a whole metric history (bounded memory)."""
 
 
-class RestTrackingStore:
+class RestTrackingStore(RestLoggedModelMethods):
     """A `TrackingStore` backed by a tracking server at `tracking_uri` (`http(s)://…`).
 
     Thread-safe; `for_uri` shares one per server and process. `transport` replaces the

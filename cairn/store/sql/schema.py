@@ -370,6 +370,91 @@ webhook_attempts = Table(
     Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
 )
 
+# -- logged models (revision 0004) ----------------------------------------------------------
+# MLflow 3's logged models, keyed by their `m-<32 hex>` id (every API call names a model by
+# it). A model's tags, params and metric points cascade with it; deletes are soft
+# (`lifecycle_stage`), as in MLflow. `run_outputs` links a run to the models it produced, each
+# once (at the step first recorded), as MLflow keeps one output per run and model.
+# Metric values follow `latest_metrics`: NULL is NaN, ±infinity is stored as ±DBL_MAX.
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(34), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("model_type", String(500), nullable=False),
+    Column("source_run_id", String(32), nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    # The default search order inside one experiment's live models.
+    Index(
+        "ix_logged_models_experiment_created",
+        "experiment_id",
+        "lifecycle_stage",
+        "creation_timestamp",
+    ),
+    Index("ix_logged_models_source_run", "source_run_id"),
+)
+
+
+def _logged_model_key_value_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(
+            "model_id",
+            String(34),
+            ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("key", String(250), nullable=False),
+        Column("value", Text, nullable=False),
+        PrimaryKeyConstraint("model_id", "key"),
+    )
+
+
+logged_model_tags = _logged_model_key_value_table("logged_model_tags")
+logged_model_params = _logged_model_key_value_table("logged_model_params")
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column(
+        "model_id",
+        String(34),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("value", Double, nullable=True),  # NULL means NaN
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+    PrimaryKeyConstraint("model_id", "key", "timestamp", "step", "run_id"),
+)
+
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.run_pk", ondelete="CASCADE"), nullable=False),
+    Column(
+        "model_id",
+        String(34),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_pk", "model_id"),
+    Index("ix_run_outputs_model", "model_id"),
+)
+
 ALL_TABLES = (
     experiments,
     experiment_tags,
@@ -393,4 +478,9 @@ ALL_TABLES = (
     webhooks,
     webhook_deliveries,
     webhook_attempts,
+    logged_models,
+    logged_model_tags,
+    logged_model_params,
+    logged_model_metrics,
+    run_outputs,
 )

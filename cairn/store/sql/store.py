@@ -1,8 +1,9 @@
 """SqlTrackingStore: the tracking store on SQLite, PostgreSQL and MySQL, one code path.
 
-Runs and their lifecycle live here; experiments in `experiments.py` (a mixin); writing and
-reading run data (metrics, params, tags, inputs) in `run_data.py`; searches compile to SQL in
-`search_runs.py` and `search_experiments.py`.
+Runs and their lifecycle live here; experiments in `experiments.py` and MLflow 3's logged
+models in `logged_models.py` (mixins); writing and reading run data (metrics, params, tags,
+inputs) in `run_data.py`; searches compile to SQL in `search_runs.py` and
+`search_experiments.py`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from cairn.store.sql.engine import (
     run_write,
 )
 from cairn.store.sql.experiments import ExperimentMethods
+from cairn.store.sql.logged_models import LoggedModelMethods
 from cairn.store.sql.migrations import ensure_current
 from cairn.store.sql.queries import check_max_results, insert_row, now_ms, page
 from cairn.store.sql.schema import runs
@@ -70,7 +72,7 @@ def _check_live(run_id: str, stage: str) -> None:
         raise InvalidParameterValue(f"Run {run_id} is deleted; restore it before writing to it.")
 
 
-class SqlTrackingStore(ExperimentMethods):
+class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
     """A `TrackingStore` on a SQL database. Thread-safe; share one per database."""
 
     _cache: dict[tuple[int, str, str | None], SqlTrackingStore] = {}

@@ -1,4 +1,4 @@
--- revision: 0003
+-- revision: 0004
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -276,5 +276,65 @@ CREATE TABLE webhook_attempts (
 ;
 CREATE INDEX ix_webhook_attempts_delivery ON webhook_attempts (delivery_id, id)
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0003')
+CREATE TABLE logged_models (
+	model_id VARCHAR(34) NOT NULL, 
+	experiment_id INTEGER NOT NULL, 
+	name VARCHAR(500) NOT NULL, 
+	artifact_location VARCHAR(2000) NOT NULL, 
+	creation_timestamp BIGINT NOT NULL, 
+	last_updated_timestamp BIGINT NOT NULL, 
+	status VARCHAR(20) NOT NULL, 
+	status_message TEXT NOT NULL, 
+	model_type VARCHAR(500) NOT NULL, 
+	source_run_id VARCHAR(32), 
+	lifecycle_stage VARCHAR(16) NOT NULL, 
+	PRIMARY KEY (model_id), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+)
+;
+CREATE INDEX ix_logged_models_experiment_created ON logged_models (experiment_id, lifecycle_stage, creation_timestamp)
+;
+CREATE INDEX ix_logged_models_source_run ON logged_models (source_run_id)
+;
+CREATE TABLE logged_model_tags (
+	model_id VARCHAR(34) NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (model_id, "key"), 
+	FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+)
+;
+CREATE TABLE logged_model_params (
+	model_id VARCHAR(34) NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (model_id, "key"), 
+	FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+)
+;
+CREATE TABLE logged_model_metrics (
+	model_id VARCHAR(34) NOT NULL, 
+	"key" VARCHAR(250) NOT NULL, 
+	timestamp BIGINT NOT NULL, 
+	step BIGINT NOT NULL, 
+	run_id VARCHAR(32) NOT NULL, 
+	value DOUBLE, 
+	dataset_name VARCHAR(500) NOT NULL, 
+	dataset_digest VARCHAR(36) NOT NULL, 
+	PRIMARY KEY (model_id, "key", timestamp, step, run_id), 
+	FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+)
+;
+CREATE TABLE run_outputs (
+	run_pk INTEGER NOT NULL, 
+	model_id VARCHAR(34) NOT NULL, 
+	step BIGINT NOT NULL, 
+	PRIMARY KEY (run_pk, model_id), 
+	FOREIGN KEY(run_pk) REFERENCES runs (run_pk) ON DELETE CASCADE, 
+	FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_run_outputs_model ON run_outputs (model_id)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0004')
 ;
