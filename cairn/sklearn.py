@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cairn.models.mlmodel import Model
     from cairn.models.signature import ModelSignature
     from cairn.pyfunc.loading import LoadRequest
+    from cairn.tracking.model_logging import ModelInfo
 
 FLAVOR_NAME = "sklearn"
 LOADER_MODULE = "mlflow.sklearn"
@@ -134,6 +135,34 @@ def save_model(
         code_paths=code_paths,
         metadata=metadata,
         mlmodel=mlmodel,
+    )
+
+
+def log_model(
+    sk_model: Any,
+    name: str | None = None,
+    *,
+    artifact_path: str | None = None,
+    registered_model_name: str | None = None,
+    await_registration_for: int = 300,
+    tags: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    **save_kwargs: Any,
+) -> ModelInfo:
+    """Log an estimator to the active run (started if none) as an MLflow 3 logged model;
+    `registered_model_name` also registers it. Other arguments are `save_model`'s."""
+    from cairn.tracking.model_logging import log_model as log
+
+    return log(
+        lambda directory, mlmodel: save_model(sk_model, directory, mlmodel=mlmodel, **save_kwargs),
+        name=name or artifact_path,
+        registered_model_name=registered_model_name,
+        tags=tags,
+        params=params,
+        model_type=model_type,
+        step=step,
     )
 
 

@@ -75,7 +75,8 @@ def infer_pip_requirements(
                 continue
             version = _installed_version(distribution)
             if version is not None:
-                pins[key] = f"{distribution}=={version}"
+                # A local build label ("2.13.0+cpu") names no release an index serves.
+                pins[key] = f"{distribution}=={version.split('+', 1)[0]}"
     return [pins[key] for key in sorted(pins)] + list(extra)
 
 

@@ -9,7 +9,7 @@ loads here. See docs/models.md.
 """
 
 from cairn.pyfunc.loading import PyFuncModel, load_model
-from cairn.pyfunc.python_model import PythonModel, PythonModelContext, save_model
+from cairn.pyfunc.python_model import PythonModel, PythonModelContext, log_model, save_model
 from cairn.pyfunc.trust import is_trusted_source
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "PythonModelContext",
     "is_trusted_source",
     "load_model",
+    "log_model",
     "save_model",
 ]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cairn.models.mlmodel import Model
     from cairn.models.signature import ModelSignature
     from cairn.pyfunc.loading import LoadRequest
+    from cairn.tracking.model_logging import ModelInfo
 
 LOADER_MODULE = "mlflow.pyfunc.model"  # MLflow's name: MLflow loads Cairn's custom models
 PYTHON_MODEL_FILE = "python_model.pkl"
@@ -208,6 +209,37 @@ def save_model(
         code_paths=code_paths,
         metadata=metadata,
         mlmodel=mlmodel,
+    )
+
+
+def log_model(
+    name: str | None = None,
+    python_model: Any = None,
+    *,
+    artifact_path: str | None = None,
+    registered_model_name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    **save_kwargs: Any,
+) -> ModelInfo:
+    """Log a custom `PythonModel` to the active run (or the active experiment when no run is
+    active); `registered_model_name` also registers it. Other arguments are `save_model`'s."""
+    from cairn.tracking.model_logging import log_model as log
+
+    if python_model is None:
+        raise InvalidParameterValue("log_model needs python_model (a PythonModel instance)")
+    return log(
+        lambda directory, mlmodel: save_model(
+            directory, python_model, mlmodel=mlmodel, **save_kwargs
+        ),
+        name=name or artifact_path,
+        registered_model_name=registered_model_name,
+        tags=tags,
+        params=params,
+        model_type=model_type,
+        step=step,
     )
 
 

@@ -13,13 +13,19 @@ Loading (`cairn.pyfunc.load_model`), serving and batch scoring all come through 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from cairn.entities.logged_model import is_logged_model_id
+from cairn.exceptions import InvalidParameterValue, ModelIntegrityError, ResourceDoesNotExist
+from cairn.models.integrity import MANIFEST_FILE
+
+# The logged-model tag holding the SHA-256 of the model's checksums manifest (set by log_model).
+CHECKSUMS_TAG = "cairn.checksums_sha256"
 
 if TYPE_CHECKING:
     from cairn.tracking.client import CairnClient
@@ -64,14 +70,58 @@ def download_model(
     scheme = model_uri.partition(":")[0].lower()
     stores = (client.tracking_uri,)
     if scheme == "runs":
+        from cairn.tracking.client_logged_models import resolve_runs_uri_to_artifact_uri
+
         run_id, path = _split_runs_uri(model_uri)
-        target = client.download_artifacts(run_id, path, dst_path)
-        return DownloadedModel(Path(target), stores)
+        root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+        uri = resolve_runs_uri_to_artifact_uri(client, run_id, path)
+        target = Path(client.download_artifact_uri(uri, dst_path))
+        if not uri.startswith(root + "/"):  # one of the run's logged models
+            _check_logged_digest(client, target)
+        return DownloadedModel(target, stores)
     if scheme == "models":
-        target = client.download_model_artifacts(model_uri, dst_path)
-        return DownloadedModel(Path(target), (*stores, client.registry_uri))
-    target = client.download_artifact_uri(model_uri, dst_path)
-    return DownloadedModel(Path(target))
+        reference = model_uri.split(":", 1)[1].strip("/")
+        if is_logged_model_id(reference):
+            return _download_logged_model(client, reference, dst_path)
+        registered = client.download_model_artifacts(model_uri, dst_path)
+        return DownloadedModel(Path(registered), (*stores, client.registry_uri))
+    return DownloadedModel(Path(client.download_artifact_uri(model_uri, dst_path)))
+
+
+def _download_logged_model(
+    client: CairnClient, model_id: str, dst_path: str | os.PathLike[str] | None
+) -> DownloadedModel:
+    logged = client.get_logged_model(model_id)
+    target = Path(client.download_artifact_uri(logged.artifact_location, dst_path))
+    _check_logged_digest(client, target, logged.tags.get(CHECKSUMS_TAG), model_id)
+    return DownloadedModel(target, (client.tracking_uri,))
+
+
+def _check_logged_digest(
+    client: CairnClient,
+    target: Path,
+    expected: str | None = None,
+    model_id: str | None = None,
+) -> None:
+    """Check a downloaded logged model against the manifest digest Cairn recorded when it
+    logged it: a copy whose files and manifest were both rewritten is refused. Models logged
+    by MLflow carry no digest; their manifest (if any) is still verified on load."""
+    if model_id is None:
+        from cairn.models.mlmodel import Model
+
+        model_id = Model.load(target).model_id
+        if not model_id:
+            return
+        expected = client.get_logged_model(model_id).tags.get(CHECKSUMS_TAG)
+    if expected is None:
+        return
+    manifest = target / MANIFEST_FILE
+    actual = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"The files of logged model {model_id} do not match what was logged: its "
+            f"checksums manifest {'is missing' if actual is None else 'was changed'}"
+        )
 
 
 def _split_runs_uri(uri: str) -> tuple[str, str]:

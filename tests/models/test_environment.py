@@ -36,6 +36,14 @@ def test_submodules_count_as_their_top_level_package_and_duplicates_collapse() -
     assert reqs.count(_pin("numpy")) == 1
 
 
+def test_local_build_labels_are_dropped_from_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch's CPU wheels report "2.13.0+cpu", a version no package index serves.
+    from cairn.models import environment
+
+    monkeypatch.setattr(environment, "_installed_version", lambda d: "2.13.0+cpu")
+    assert infer_pip_requirements(["yaml"], include_cairn=False) == ["PyYAML==2.13.0"]
+
+
 def test_unknown_and_standard_library_modules_are_skipped() -> None:
     assert infer_pip_requirements(["no_such_module_xyz", "json", "os.path"]) == [CAIRN_PIN]
 
