@@ -197,6 +197,28 @@ UI_CSRF_SECRET = Setting(
     "start (shared by its workers); set it to share tokens between servers behind one address.",
 )
 
+# -- the scoring server (`cairn models serve`) ------------------------------------------------
+SCORING_WORKERS = Setting(
+    "scoring_workers",
+    "CAIRN_MODELS_WORKERS",
+    "1",
+    "Worker processes of `cairn models serve` when --workers is not given.",
+    "MLFLOW_MODELS_WORKERS",
+)
+SCORING_REQUEST_TIMEOUT = Setting(
+    "scoring_request_timeout",
+    "CAIRN_SCORING_SERVER_REQUEST_TIMEOUT",
+    "60",
+    "Seconds `cairn models serve` waits for a prediction before answering 504 (0: no limit).",
+    "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+)
+SCORING_MAX_BODY_BYTES = Setting(
+    "scoring_max_body_bytes",
+    "CAIRN_SCORING_SERVER_MAX_BODY_BYTES",
+    "10485760",
+    "Largest /invocations body `cairn models serve` accepts (413 beyond it).",
+)
+
 # -- registry webhooks -----------------------------------------------------------------------
 WEBHOOK_MAX_ATTEMPTS = Setting(
     "webhook_max_attempts",
@@ -264,6 +286,9 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
     UI_CSRF_SECRET,
+    SCORING_WORKERS,
+    SCORING_REQUEST_TIMEOUT,
+    SCORING_MAX_BODY_BYTES,
     WEBHOOK_MAX_ATTEMPTS,
     WEBHOOK_BACKOFF,
     WEBHOOK_TIMEOUT,

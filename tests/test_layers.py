@@ -51,6 +51,9 @@ FORBIDDEN = {
     # Flavors and model loading build on models and tracking; the server and CLI build on them.
     "cairn.pyfunc": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.sklearn": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
+    # The scoring server reuses the tracking server's socket set-up (TCP_NODELAY, coalesced
+    # writes) but none of its routes or stores.
+    "cairn.serving": {"cairn.cli", "cairn.store", "cairn.projects", "cairn.ui"},
     "cairn.onnx": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.pytorch": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.transport": {

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cairn.cli import models_batch as batch
 from cairn.cli import models_governance as governance
+from cairn.cli import models_serving as serving
 from cairn.cli.options import JsonOutput, NameFilter, TrackingUri, get_client
 from cairn.cli.output import format_time, listing_table, print_json, stdout
 
@@ -28,6 +30,9 @@ app.command("approve")(governance.approve)
 app.command("reject")(governance.reject)
 app.command("requests")(governance.requests)
 app.add_typer(governance.webhooks_app, name="webhooks")
+app.command("serve")(serving.serve)
+app.command("predict")(batch.predict)
+app.command("generate-dockerfile")(batch.generate_dockerfile)
 
 _MODEL_PAGE = 1000  # the registry's largest model page
 _VERSION_PAGE = 10000
