@@ -11,8 +11,11 @@ with `serialization_format=`). The file layout and MLmodel keys are MLflow's.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +236,11 @@ def _load_estimator(request: LoadRequest) -> Any:
 
 
 def _load_skops(path: Path, request: LoadRequest) -> Any:
+    with _without_array_api_backends():
+        return _load_skops_file(path, request)
+
+
+def _load_skops_file(path: Path, request: LoadRequest) -> Any:
     import skops.io
 
     untrusted = list(skops.io.get_untrusted_types(file=path))
@@ -320,3 +328,31 @@ def _tree_problem(tree: Any, n_inputs: int | None) -> str | None:
     if feats.size and (feats.min() < 0 or feats.max() >= n_features):
         return f"a split feature index lies outside 0..{n_features - 1}"
     return None
+
+
+class _RefuseBackends(importlib.abc.MetaPathFinder):
+    """Refuses scikit-learn's vendored array-API wrappers of torch, CuPy, Dask and JAX."""
+
+    NAMES = frozenset(
+        f"sklearn.externals.array_api_compat.{b}" for b in ("torch", "cupy", "dask", "jax")
+    )
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name in self.NAMES:
+            raise ImportError(f"{name} is not needed to load a model")
+
+
+@contextlib.contextmanager
+def _without_array_api_backends() -> Iterator[None]:
+    """Load time: importing skops runs `sklearn.utils.all_estimators()`, whose package walk
+    imports every sub-package, including the array-API wrapper of torch, which imports torch
+    (~1.5 s of a ~3.5 s model-server start when torch is installed). `all_estimators` skips
+    those modules anyway, and the walk ignores packages that fail to import, so refusing
+    them while a model loads changes nothing but the time; afterwards they import as
+    usual."""
+    finder = _RefuseBackends()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)

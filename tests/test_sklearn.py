@@ -238,3 +238,16 @@ def test_cairn_loads_a_model_mlflow_saved(tmp_path, iris, fmt):
     assert (model.predict(X) == expected).all()
     with pytest.raises(SchemaEnforcementError, match="sepal length"):
         model.predict(X.drop(columns=["sepal length (cm)"]))
+
+
+def test_array_api_backends_are_refused_only_while_loading() -> None:
+    import importlib
+
+    name = "sklearn.externals.array_api_compat.dask"
+    sys.modules.pop(name, None)
+    with (
+        cairn.sklearn._without_array_api_backends(),
+        pytest.raises(ImportError, match="not needed"),
+    ):
+        importlib.import_module(name)
+    assert not any(isinstance(f, cairn.sklearn._RefuseBackends) for f in sys.meta_path)

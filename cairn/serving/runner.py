@@ -15,14 +15,10 @@ delayed ACK would cost more than the prediction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import importlib.abc
 import json
 import os
-import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -78,38 +74,10 @@ def load(options: ServeOptions) -> Any:
     # and after it. Freeze them instead (what little garbage the load left is kept).
     gc.disable()
     try:
-        with _without_array_api_backends():
-            return cairn.pyfunc.load_model(uri, trust=options.trust)
+        return cairn.pyfunc.load_model(uri, trust=options.trust)
     finally:
         gc.freeze()
         gc.enable()
-
-
-class _RefuseBackends(importlib.abc.MetaPathFinder):
-    """Refuses scikit-learn's vendored array-API wrappers of torch, CuPy, Dask and JAX."""
-
-    NAMES = frozenset(
-        f"sklearn.externals.array_api_compat.{b}" for b in ("torch", "cupy", "dask", "jax")
-    )
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name in self.NAMES:
-            raise ImportError(f"{name} is not needed to load a model")
-
-
-@contextlib.contextmanager
-def _without_array_api_backends() -> Iterator[None]:
-    """Start-up time: importing skops runs `sklearn.utils.all_estimators()`, whose package
-    walk imports every sub-package, including the array-API wrapper of torch, which imports
-    torch (~1.5 s of a ~3.5 s start when torch is installed). `all_estimators` skips those
-    modules anyway, and the walk ignores packages that fail to import, so refusing them
-    while the model loads changes nothing but the time; afterwards they import as usual."""
-    finder = _RefuseBackends()
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
 
 
 def registered_version(model_uri: str) -> dict[str, str] | None:
