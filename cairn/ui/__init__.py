@@ -2,7 +2,9 @@
 own stores. Reached only from `cairn.server`, which mounts `ui_routes` after the API.
 
 Pages (see docs/ui.md): `/` experiments, `/experiments/<id>` its runs, `/runs/<id>` a run
-with its charts and artifacts; `/static/…` the packaged assets (see static/VENDORED.md).
+with its charts and artifacts, `/compare?runs=…` runs side by side, `/models`,
+`/models/<name>` and `/models/<name>/versions/<n>` the model registry with its stage and
+alias forms; `/static/…` the packaged assets (see static/VENDORED.md).
 """
 
 from cairn.ui.routes import ui_routes

@@ -118,3 +118,16 @@ def column_keys(
         )
 
     return run_read(store.engine, work)
+
+
+def runs_by_id(store: SqlTrackingStore, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """REST-shaped runs (`load_run_dicts`) of those of `run_ids` that exist, deleted or not,
+    by run id: one query for their keys and the store's loader for the rows."""
+    query = select(runs.c.run_pk).where(runs.c.run_id.in_(list(run_ids)))
+
+    def work(conn: Connection) -> dict[str, dict[str, Any]]:
+        pks = list(conn.execute(query).scalars())
+        rows = run_data.load_run_dicts(conn, pks, store.keys)
+        return {row["info"]["run_id"]: row for row in rows}
+
+    return run_read(store.engine, work)

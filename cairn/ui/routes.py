@@ -10,8 +10,10 @@ from starlette.routing import BaseRoute, Route
 
 from cairn.server.context import ServerContext
 from cairn.ui.artifacts import ArtifactPages
+from cairn.ui.compare import ComparePages
 from cairn.ui.experiments import ExperimentPages
 from cairn.ui.pages import Ui
+from cairn.ui.registry import RegistryPages
 from cairn.ui.run_page import RunPages
 from cairn.ui.runs import RunsPages
 
@@ -27,6 +29,8 @@ def ui_routes(ctx: ServerContext) -> list[BaseRoute]:
     found.extend(RunsPages(ui).routes())
     found.extend(RunPages(ui).routes())
     found.extend(ArtifactPages(ui).routes())
+    found.extend(ComparePages(ui).routes())
+    found.extend(RegistryPages(ui).routes())
     return found
 
 

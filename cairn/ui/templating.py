@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
@@ -28,9 +29,22 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update({"time": format_time, "duration": format_duration, "number": format_number})
+    env.filters.update(
+        {
+            "time": format_time,
+            "duration": format_duration,
+            "number": format_number,
+            "urlpart": urlpart,
+        }
+    )
     env.globals["version"] = __version__
     return env
+
+
+def urlpart(text: str) -> str:
+    """`text` percent-encoded as one path segment (`/`, `?`, `#`, spaces, unicode and all):
+    model names in URLs. Autoescape still applies where it is written into HTML."""
+    return quote(str(text), safe="")
 
 
 def format_time(ms: int | None) -> str:

@@ -179,6 +179,91 @@ def test_experiment_run_and_artifacts_in_a_browser(
     page.locator("#artifacts").screenshot(path=shots / "07-artifact-image.png")
 
     assert page.cairn_errors == []  # no script errors, no CSP violations
-    assert len(list(shots.glob("*.png"))) == 7
+    assert len(list(shots.glob("0[1-7]-*.png"))) == 7
+    if not os.environ.get("CAIRN_TEST_ARTIFACTS"):
+        shutil.rmtree(shots, ignore_errors=True)
+
+
+def test_compare_and_registry_in_a_browser(ui: UiClient, browser_page: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.ui.test_registry_pages import register
+
+    page = browser_page
+    eid, _ = ui.experiment()
+    for i, name in enumerate(["alpha", "beta", "gamma", "delta"]):
+        ui.run(
+            eid, name, 3_000_000 + i * 1000,
+            metrics=[*metric_points("loss", 40 + i, start=3_000_000),
+                     {"key": "acc", "value": 0.5 + i / 10, "timestamp": 1, "step": 0}],
+            params=[{"key": "lr", "value": str(0.1 * (i + 1))},
+                    {"key": "optimizer", "value": "adam" if i % 2 else "sgd"}],
+        )  # fmt: skip
+
+    # Select three runs on the runs table and open their comparison.
+    page.goto(f"{ui.url}/experiments/{eid}")
+    expect(page.locator("#compare-button")).to_be_disabled()
+    boxes = page.locator('#runs-table input[name="run"]')
+    for i in range(3):
+        boxes.nth(i).check()
+    expect(page.locator("#compare-button")).to_be_enabled()
+    page.click("#compare-button")
+    page.wait_for_url("**/compare?**")
+    expect(page.locator("#compare-charts")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#compare-table thead th")).to_have_count(4)  # key + three runs
+    expect(page.locator('#compare-table tr.differs[data-ref="params.lr"]')).to_have_count(1)
+    assert page.locator("#compare-parallel canvas").count() == 1
+    assert page.locator("#compare-scatter canvas").count() == 1
+
+    def series(selector: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = page.evaluate(
+            "(sel) => echarts.getInstanceByDom(document.querySelector(sel)).getOption().series"
+            ".map(s => ({type: s.type, n: s.data.length}))",
+            selector,
+        )
+        return found
+
+    assert series("#compare-parallel") == [{"type": "parallel", "n": 3}]  # a line per run
+    assert series("#compare-scatter") == [{"type": "scatter", "n": 3}]
+    histories = page.locator(".compare-history")
+    expect(histories).to_have_count(2)  # acc and loss
+    for i in range(2):
+        key = histories.nth(i).get_attribute("data-key")
+        lines = series(f'.compare-history[data-key="{key}"]')
+        assert [s["type"] for s in lines] == ["line"] * 3, key  # one series per run
+    page.screenshot(path=shots / "08-compare.png", full_page=True)
+
+    # Choices go to the URL: only differing rows, another scatter axis.
+    page.check("#only-diff")
+    page.wait_for_url("**diff=1**")
+    expect(page.locator('#compare-table tr[data-ref="params.lr"]')).to_have_count(1)
+    page.select_option("#scatter-x", "params.optimizer")
+    page.wait_for_url("**x=params.optimizer**")
+    expect(page.locator("#compare-charts")).to_have_attribute("data-state", "ready")
+    assert "diff=1" in page.url
+    # Nothing chosen: the charts say so instead of failing.
+    page.goto(page.url.split("&")[0] + "&choose=1")
+    expect(page.locator("#compare-charts")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#compare-parallel")).to_contain_text("No axes chosen")
+
+    # The registry: the models list, then a version page.
+    model = register(ui, versions=2)
+    page.goto(f"{ui.url}/models")
+    page.fill('#model-search input[name="q"]', model.name[-6:])
+    page.click("#model-search button[type=submit]")
+    expect(page.locator("#models-table tbody tr")).to_have_count(1)
+    page.screenshot(path=shots / "09-models.png", full_page=True)
+    page.click("#models-table td.name a")
+    expect(page.locator("#versions-table tbody tr")).to_have_count(2)
+    page.click('#versions-table a:text("Version 1")')
+    expect(page.locator("table.signature")).to_have_count(2)
+    page.select_option('#stage-form select[name="stage"]', "Staging")
+    page.fill('#stage-form input[name="comment"]', "looks good")
+    page.click("#stage-form button[type=submit]")
+    expect(page.locator("#audit-table")).to_contain_text("looks good")
+    page.screenshot(path=shots / "10-model-version.png", full_page=True)
+
+    assert page.cairn_errors == []
+    assert len(list(shots.glob("0[89]-*.png")) + list(shots.glob("10-*.png"))) == 3
     if not os.environ.get("CAIRN_TEST_ARTIFACTS"):
         shutil.rmtree(shots, ignore_errors=True)

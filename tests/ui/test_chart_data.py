@@ -9,7 +9,14 @@ import pytest
 
 from cairn.entities import Metric
 from cairn.exceptions import ResourceDoesNotExist
+from cairn.ui import chart_data
 from cairn.ui.chart_data import chart_points
+
+
+@pytest.fixture(autouse=True)
+def bucket_in_sql(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Histories here are short; bucket them in SQL anyway, as a long one would be."""
+    monkeypatch.setattr(chart_data, "READ_WHOLE_UPTO", 0)
 
 
 def logged(store: Any, values: list[float], steps: list[int] | None = None) -> str:
@@ -74,3 +81,19 @@ def test_nan_stored_as_zero_never_passes_for_an_extreme(sqlite_store: Any) -> No
     finite = [p[2] for p in points if not math.isnan(p[2])]
     assert 0.0 not in finite
     assert min(finite) == -5.0 and max(finite) == 5.0
+
+
+def test_both_scanners_and_the_python_path_agree(
+    sqlite_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = [math.cos(i / 50) * (i % 17) for i in range(6000)]
+    run_id = logged(sqlite_store, values)
+    monkeypatch.setattr(chart_data, "SCANNERS", 1)
+    one = chart_points(sqlite_store, run_id, "m", 300)
+    monkeypatch.setattr(chart_data, "SCANNERS", 2)
+    assert chart_points(sqlite_store, run_id, "m", 300) == one
+    monkeypatch.setattr(chart_data, "READ_WHOLE_UPTO", 20_000)
+    total, points = chart_points(sqlite_store, run_id, "m", 300)  # read whole, numpy buckets
+    assert total == one[0] == 6000 and len(points) <= 300
+    assert max(p[2] for p in points) == max(p[2] for p in one[1]) == max(values)
+    assert min(p[2] for p in points) == min(p[2] for p in one[1]) == min(values)

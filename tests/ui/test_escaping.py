@@ -59,3 +59,12 @@ def test_formatters() -> None:
     assert format_number(float("nan")) == "NaN" and format_number(float("-inf")) == "-∞"
     assert format_number(2.0) == "2" and format_number(0.123456789) == "0.123457"
     assert format_number(None) == ""
+
+
+def test_model_names_are_one_path_segment_in_urls() -> None:
+    from cairn.ui.templating import urlpart
+
+    assert urlpart("my model ü?#&/%") == "my%20model%20%C3%BC%3F%23%26%2F%25"
+    html = environment().from_string('<a href="/models/{{ n|urlpart }}">{{ n }}</a>')
+    rendered = html.render(n='<script>"x"')
+    assert rendered == '<a href="/models/%3Cscript%3E%22x%22">&lt;script&gt;&#34;x&#34;</a>'

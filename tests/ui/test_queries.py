@@ -73,3 +73,33 @@ def test_chart_points_on_every_database(store: Any) -> None:
     assert total == 3000 and len(points) <= 200
     assert (777, 777, 1000.0) in points
     assert points[0][0] == 0 and points[-1][0] == 2999
+
+
+def test_runs_by_id_on_every_database(store: Any) -> None:
+    from cairn.ui.queries import runs_by_id
+
+    _, ids = filled(store, 3)
+    store.delete_run(ids[1])
+    found = runs_by_id(store, [ids[0], ids[1], "0" * 32])
+    assert set(found) == {ids[0], ids[1]}  # deleted runs too; unknown ids left out
+    assert {p["key"]: p["value"] for p in found[ids[0]]["data"]["params"]} == {"lr": "0"}
+
+
+def test_chart_points_of_many_runs_on_every_database(store: Any) -> None:
+    from cairn.exceptions import ResourceDoesNotExist
+    from cairn.ui.chart_data import chart_points_many
+
+    _, ids = filled(store, 3)
+    store.log_batch(ids[2], metrics=[Metric("acc", math.nan, 5, 1), Metric("acc", math.inf, 6, 2)])
+    found = chart_points_many(store, ids, "acc", 100)
+
+    def comparable(histories: Any) -> Any:  # NaN != NaN
+        return [(n, [(s, t, repr(v)) for s, t, v in points]) for n, points in histories]
+
+    alone = [chart_points(store, run_id, "acc", 100) for run_id in ids]
+    assert comparable(found) == comparable(alone)
+    assert found[0] == (1, [(0, 0, 0.0)])
+    assert found[2][0] == 3 and math.isnan(found[2][1][1][2]) and found[2][1][2][2] == math.inf
+    assert chart_points_many(store, ids[:2], "never", 100) == [(0, []), (0, [])]
+    with pytest.raises(ResourceDoesNotExist):
+        chart_points_many(store, [ids[0], "0" * 32], "acc", 100)
