@@ -19,9 +19,11 @@ people to read.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import math
+import os
 import random
 import socket
 import sys
@@ -173,7 +175,8 @@ class Client:
                 except OSError as exc:
                     raise TransportError(f"{method} {path}: {exc!r}") from exc
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
+                headers = {**AUTH_HEADERS, **(headers or {})}
+                self.conn.request(method, path, body=body, headers=headers)
                 answer = self.conn.getresponse()
                 content = answer.read()
             except (http.client.HTTPException, OSError) as exc:
@@ -196,6 +199,21 @@ class Client:
 
     def post(self, path: str, content: bytes, headers: dict[str, str]) -> Response:
         return self.request("POST", path, body=content, headers=headers)
+
+
+def _auth_headers() -> dict[str, str]:
+    """Credentials for a server with authentication on, from MLflow's client variables."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user:
+        pair = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    return {}
+
+
+AUTH_HEADERS = _auth_headers()
 
 
 def make_client(url: str) -> Client:

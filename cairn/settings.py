@@ -197,6 +197,41 @@ UI_CSRF_SECRET = Setting(
     "start (shared by its workers); set it to share tokens between servers behind one address.",
 )
 
+# -- authentication and audit (`cairn server --auth`) -------------------------------------------
+AUTH = Setting(
+    "auth",
+    "CAIRN_AUTH",
+    "false",
+    "Turn authentication on for `cairn server` (as --auth does): every route but /health and "
+    "/version needs HTTP Basic credentials or a bearer token; requests are audited.",
+)
+ADMIN_USERNAME = Setting(
+    "admin_username",
+    "CAIRN_ADMIN_USERNAME",
+    None,
+    "Name of the first admin, created by `cairn server --auth` when the database has no user.",
+)
+ADMIN_PASSWORD = Setting(
+    "admin_password",
+    "CAIRN_ADMIN_PASSWORD",
+    None,
+    "Password of that first admin (at least 12 characters; there is no default password).",
+)
+AUTH_CACHE_SECONDS = Setting(
+    "auth_cache_seconds",
+    "CAIRN_AUTH_CACHE_SECONDS",
+    "30",
+    "Seconds a server process remembers verified credentials (so the password hash is not "
+    "recomputed per request); a revoked token or changed password may work this long. 0: off.",
+)
+AUTH_MAX_FAILURES = Setting(
+    "auth_max_failures",
+    "CAIRN_AUTH_MAX_FAILURES",
+    "10",
+    "Failed logins per user name and per client address within a minute before the server "
+    "answers 429 with Retry-After (counted per server process).",
+)
+
 # -- the scoring server (`cairn models serve`) ------------------------------------------------
 SCORING_WORKERS = Setting(
     "scoring_workers",
@@ -286,6 +321,11 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
     UI_CSRF_SECRET,
+    AUTH,
+    ADMIN_USERNAME,
+    ADMIN_PASSWORD,
+    AUTH_CACHE_SECONDS,
+    AUTH_MAX_FAILURES,
     SCORING_WORKERS,
     SCORING_REQUEST_TIMEOUT,
     SCORING_MAX_BODY_BYTES,

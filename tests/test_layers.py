@@ -31,6 +31,15 @@ FORBIDDEN = {
     },
     "cairn.artifacts": {"cairn.store", "cairn.tracking", "cairn.cli", "cairn.server"},
     "cairn.server": {"cairn.cli"},
+    # Users, tokens and the audit log: on the SQL store's engine, beneath server and CLI.
+    "cairn.auth": {
+        "cairn.tracking",
+        "cairn.registry",
+        "cairn.cli",
+        "cairn.server",
+        "cairn.projects",
+        "cairn.models",
+    },
     "cairn.tracking": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.registry"},
     "cairn.registry": {"cairn.cli", "cairn.server", "cairn.projects"},
     "cairn.projects": {"cairn.cli", "cairn.server"},
@@ -51,9 +60,6 @@ FORBIDDEN = {
     # Flavors and model loading build on models and tracking; the server and CLI build on them.
     "cairn.pyfunc": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.sklearn": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
-    # The scoring server reuses the tracking server's socket set-up (TCP_NODELAY, coalesced
-    # writes) but none of its routes or stores.
-    "cairn.serving": {"cairn.cli", "cairn.store", "cairn.projects", "cairn.ui"},
     "cairn.onnx": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.pytorch": {"cairn.cli", "cairn.server", "cairn.projects", "cairn.serving"},
     "cairn.transport": {

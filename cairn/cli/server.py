@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cairn.cli.output import stdout
+from cairn.cli.output import print_note, stdout
 
 DEFAULT_BACKEND = "sqlite:///cairn-data/cairn.db"
 DEFAULT_DESTINATION = "cairn-data/artifacts"
@@ -49,6 +50,23 @@ def server(
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 1,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth/--no-auth",
+            envvar="CAIRN_AUTH",
+            help="Require credentials (HTTP Basic or a bearer token) on every route but /health "
+            "and /version, and keep an audit log; see docs/security.md.",
+        ),
+    ] = False,
+    ssl_certfile: Annotated[
+        str | None,
+        typer.Option("--ssl-certfile", help="Serve HTTPS with this PEM certificate (chain)."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None,
+        typer.Option("--ssl-keyfile", help="Private key of --ssl-certfile, PEM."),
+    ] = None,
 ) -> None:
     """Run the tracking server: MLflow's REST API, the artifact proxy, /health and /version."""
     from cairn.server.config import ServerConfig
@@ -62,6 +80,18 @@ def server(
         host=host,
         port=port,
         workers=workers,
+        auth=auth,
+        ssl_certfile=str(Path(ssl_certfile).resolve()) if ssl_certfile else None,
+        ssl_keyfile=str(Path(ssl_keyfile).resolve()) if ssl_keyfile else None,
     ).resolved()  # refuse a bad configuration before announcing a URL
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        from cairn.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue("--ssl-certfile and --ssl-keyfile go together")
+    if auth and not ssl_certfile and host not in ("127.0.0.1", "localhost", "::1"):
+        print_note(
+            "Authentication is on without TLS: passwords and tokens cross the network in the "
+            "clear unless a TLS proxy sits in front (see --ssl-certfile)."
+        )
     stdout().print(f"Cairn tracking server at {config.url}", soft_wrap=True)
     serve(config)

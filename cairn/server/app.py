@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.exceptions import CairnException, InvalidParameterValue, RequestTooLarge
 from cairn.server import proxy, wire
@@ -38,7 +39,11 @@ from cairn.server.messages import parse_json, parse_query
 from cairn.server.storage import ServerStorage
 from cairn.version import __version__
 
+if TYPE_CHECKING:
+    from cairn.server.auth.gate import Security
+
 JSON_TYPES = ("application/json", "text/json")
+AUDIT_FIELDS = "cairn.fields"  # = cairn.server.auth.gate.FIELDS
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 
 
@@ -72,14 +77,18 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.context = ctx
-    app.router.routes.extend(routes(ctx))
+    from cairn.server.auth.gate import Security
+
+    security = Security.for_engine(store.engine)
+    app.state.security = security  # the gate's and the account routes' (see cairn.server.auth)
+    app.router.routes.extend(routes(ctx, security))
     from cairn.server.openapi import openapi_document
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
-def app_from_env() -> ExactRoutes:
+def app_from_env() -> ASGIApp:
     """Factory for uvicorn workers: each rebuilds the app from the environment.
 
     Everything alive once the app is built (modules, the app, the engine) lives as long as
@@ -90,7 +99,14 @@ def app_from_env() -> ExactRoutes:
     generation every 700 allocations (Python's default) cost ~3-5 % of a log-batch and of a
     log-metric, so it runs every `GC_YOUNG_THRESHOLD` instead.
     """
-    app = ExactRoutes(create_app())
+    built = create_app()
+    auth = built.state.context.config.auth
+    # With auth on the gate wraps the fast path's table too (runner._inline_table finds it).
+    app: ASGIApp = ExactRoutes(built)
+    if auth:
+        from cairn.server.auth.gate import secure
+
+        app = secure(app, built)
     gc.freeze()  # no gc.collect() first: it costs ~40 ms of the start, to free a few objects
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     return app
@@ -134,7 +150,7 @@ class ExactRoutes:
         await self.app(scope, receive, send)
 
 
-def routes(ctx: ServerContext) -> list[BaseRoute]:
+def routes(ctx: ServerContext, security: Security) -> list[BaseRoute]:
     found: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
@@ -144,6 +160,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         for endpoint, handle in handlers:
             path = f"{prefix}/{endpoint.version}{endpoint.path}"
             found.append(Route(path, handle, methods=list(endpoint.methods)))
+    from cairn.server.auth.routes import account_routes
+
+    found.extend(account_routes(security))
     found.extend(proxy.routes(ctx))
     from cairn.ui import ui_routes  # after the API: its paths win
 
@@ -172,8 +191,8 @@ answers_errors(health)
 answers_errors(version)
 
 
-# A synchronous exchange: (method, query string, body, Content-Type) -> (status, JSON body).
-InlineAnswer = Callable[[str, bytes, bytes, str], tuple[int, bytes]]
+# A synchronous exchange: (method, query string, body, Content-Type[, note]) -> (status, body).
+InlineAnswer = Callable[..., tuple[int, bytes]]
 
 # Set on endpoints that can also answer as an `InlineAnswer` (see `json_handler`), with the
 # body limit that applies, for the server's fast path (`runner.NoDelayHttpToolsProtocol`).
@@ -196,6 +215,8 @@ def json_handler(
                 fields = parse_json(message, decode_body(body, request.headers.get("content-type")))
             if request.path_params:  # ids in the path (MLflow 3 routes such as logged-models/{id})
                 fields.update(request.path_params)
+            if AUDIT_FIELDS in request.scope:  # the auth gate names the resource from them
+                request.scope[AUDIT_FIELDS] = fields
             if inline:
                 # A thread handoff costs 150-250 µs here, more than the handler's own work.
                 result = handler(ctx, fields)
@@ -211,14 +232,23 @@ def json_handler(
             return server_fault(request, exc)
         return Response(wire.dumps(result), media_type="application/json")
 
-    def answer(method: str, query: bytes, body: bytes, content_type: str) -> tuple[int, bytes]:
-        """`handle` for a request whose body has been read whole, without ASGI."""
+    def answer(
+        method: str,
+        query: bytes,
+        body: bytes,
+        content_type: str,
+        note: dict[str, Any] | None = None,
+    ) -> tuple[int, bytes]:
+        """`handle` for a request whose body has been read whole, without ASGI. `note`, when
+        given, receives the parsed fields (under AUDIT_FIELDS) for the auth gate's audit."""
         try:
             if method == "GET":
                 pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
                 fields = parse_query(message, pairs)
             else:
                 fields = parse_json(message, decode_body(body, content_type))
+            if note is not None:
+                note[AUDIT_FIELDS] = fields
             return 200, wire.dumps(handler(ctx, fields))
         except CairnException as exc:
             return exc.http_status, error_body(exc.error_code, exc.message)

@@ -28,6 +28,9 @@ class ServerConfig:
     port: int = 5000
     workers: int = 1
     max_body_bytes: int = field(default_factory=lambda: _max_body_bytes())
+    auth: bool = False  # `--auth`: credentials on every non-public route, see cairn.server.auth
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
     def resolved(self) -> ServerConfig:
         """The same configuration with relative local paths made absolute (workers may chdir)."""
@@ -65,7 +68,8 @@ class ServerConfig:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

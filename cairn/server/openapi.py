@@ -38,6 +38,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         operations = paths.setdefault(endpoint.api_path, {})
         operations.update({m.lower(): operation(endpoint, m) for m in endpoint.methods})
     paths.update(proxy.openapi_paths())
+    from cairn.server.auth.routes import openapi_paths as account_paths
+
+    paths.update(account_paths())
     app.openapi_schema = {
         "openapi": "3.1.0",
         "info": {

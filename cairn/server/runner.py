@@ -143,6 +143,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         answer, limit = found
         length = 0
         content_type = b""
+        authorization = None
         for name, value in self.headers:  # names are lower-cased by on_header
             if name == b"content-length":
                 if not value.isdigit():
@@ -152,8 +153,17 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
                 content_type = value
             elif name == b"transfer-encoding":
                 return False  # chunked: uvicorn's path reads and limits it
+            elif name == b"authorization":
+                authorization = value
         if length > limit:
             return False  # uvicorn's path answers 413
+        admit = getattr(answer, "admit", None)
+        if admit is not None:  # authentication is on (cairn.server.auth.gate.SecuredAnswer)
+            identity = admit(authorization)
+            if identity is None:
+                return False  # the gate, on uvicorn's path, verifies or refuses
+            address = self.client[0] if self.client else ""
+            answer = functools.partial(answer, identity=identity, address=address)
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         self._answer = (answer, parsed.query or b"", content_type, keep_alive)
         self._body = []
@@ -197,10 +207,14 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
 
 def _inline_table(app: Any) -> dict[tuple[bytes, bytes], tuple[Any, int]]:
-    """`ExactRoutes.inline` of the app inside uvicorn's middleware wrappers, if there is one."""
+    """`ExactRoutes.inline` of the app inside uvicorn's middleware wrappers, if there is one;
+    with authentication on, the auth gate's (found first, outermost) with its checks applied."""
     from cairn.server.app import ExactRoutes
+    from cairn.server.auth.gate import AuthGate
 
     for _ in range(8):
+        if isinstance(app, AuthGate):
+            return app.inline
         if isinstance(app, ExactRoutes):
             return app.inline
         app = getattr(app, "app", None)
@@ -221,7 +235,9 @@ def serve(config: ServerConfig) -> None:
     from cairn.store import get_tracking_store
 
     config = config.resolved()
-    get_tracking_store(config.backend_store_uri, config.artifact_root)  # migrate once, up front
+    store = get_tracking_store(config.backend_store_uri, config.artifact_root)  # migrate once
+    if config.auth:
+        _first_admin(store)
     os.makedirs(_local_destination(config), exist_ok=True)
     os.environ[CONFIG_ENV] = config.to_env()
     from cairn.ui.csrf import ensure_secret
@@ -239,7 +255,24 @@ def serve(config: ServerConfig) -> None:
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
+        ssl_certfile=config.ssl_certfile,
+        ssl_keyfile=config.ssl_keyfile,
     )
+
+
+def _first_admin(store: Any) -> None:
+    """With auth on: create the first admin from the environment, or refuse to start when
+    nobody could log in (see `cairn.auth.users.ensure_first_admin`)."""
+    from cairn import settings
+    from cairn.auth.users import UserStore, ensure_first_admin
+    from cairn.server.auth.gate import Security
+
+    Security.for_engine(store.engine)  # its settings are checked here, not in every worker
+    created = ensure_first_admin(
+        UserStore(store.engine), settings.ADMIN_USERNAME.get(), settings.ADMIN_PASSWORD.get()
+    )
+    if created is not None:
+        print(f"Created the first admin, {created.username!r}", flush=True)
 
 
 def _local_destination(config: ServerConfig) -> str:

@@ -455,6 +455,64 @@ run_outputs = Table(
     Index("ix_run_outputs_model", "model_id"),
 )
 
+# -- security (revision 0005) ---------------------------------------------------------------
+# Users and API tokens of `cairn server --auth` (see cairn/auth/). Passwords are scrypt
+# hashes with their parameters; tokens are kept as the SHA-256 of the token, never the token.
+# `audit_log` is the server-wide, hash-chained record of mutating and denied requests:
+# append-only (no code path updates or deletes a row); `audit_head` is its one-row head (the
+# last entry's id and hash), locked by every append so entries chain in a single line and a
+# deleted last entry is still detected.
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(256), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("expiry_time", BigInteger, nullable=True),
+    Column("revoked_time", BigInteger, nullable=True),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("username", String(256), nullable=False),
+    Column("action", String(300), nullable=False),
+    Column("resource", String(500), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("client", String(100), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_timestamp", "timestamp"),
+    Index("ix_audit_log_username", "username", "id"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
 ALL_TABLES = (
     experiments,
     experiment_tags,
@@ -483,4 +541,8 @@ ALL_TABLES = (
     logged_model_params,
     logged_model_metrics,
     run_outputs,
+    users,
+    api_tokens,
+    audit_log,
+    audit_head,
 )

@@ -1,4 +1,4 @@
--- revision: 0004
+-- revision: 0005
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -336,5 +336,55 @@ CREATE TABLE run_outputs (
 ;
 CREATE INDEX ix_run_outputs_model ON run_outputs (model_id)
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0004')
+CREATE TABLE users (
+	user_id INTEGER NOT NULL, 
+	username VARCHAR(256) NOT NULL, 
+	password_hash VARCHAR(256) NOT NULL, 
+	is_admin BOOLEAN NOT NULL, 
+	creation_time BIGINT NOT NULL, 
+	last_update_time BIGINT NOT NULL, 
+	PRIMARY KEY (user_id), 
+	UNIQUE (username)
+)
+;
+CREATE TABLE api_tokens (
+	token_id INTEGER NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	name VARCHAR(256) NOT NULL, 
+	token_hash VARCHAR(64) NOT NULL, 
+	creation_time BIGINT NOT NULL, 
+	expiry_time BIGINT, 
+	revoked_time BIGINT, 
+	PRIMARY KEY (token_id), 
+	FOREIGN KEY(user_id) REFERENCES users (user_id) ON DELETE CASCADE, 
+	UNIQUE (token_hash)
+)
+;
+CREATE INDEX ix_api_tokens_user ON api_tokens (user_id)
+;
+CREATE TABLE audit_log (
+	id INTEGER NOT NULL, 
+	timestamp BIGINT NOT NULL, 
+	username VARCHAR(256) NOT NULL, 
+	action VARCHAR(300) NOT NULL, 
+	resource VARCHAR(500) NOT NULL, 
+	status INTEGER NOT NULL, 
+	client VARCHAR(100) NOT NULL, 
+	prev_hash VARCHAR(64) NOT NULL, 
+	hash VARCHAR(64) NOT NULL, 
+	PRIMARY KEY (id)
+)
+;
+CREATE INDEX ix_audit_log_timestamp ON audit_log (timestamp)
+;
+CREATE INDEX ix_audit_log_username ON audit_log (username, id)
+;
+CREATE TABLE audit_head (
+	id INTEGER NOT NULL, 
+	last_id BIGINT NOT NULL, 
+	last_hash VARCHAR(64) NOT NULL, 
+	PRIMARY KEY (id)
+)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0005')
 ;
