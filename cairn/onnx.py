@@ -128,30 +128,14 @@ def log_model(
     name: str | None = None,
     *,
     artifact_path: str | None = None,
-    registered_model_name: str | None = None,
-    await_registration_for: int = 300,
-    tags: Mapping[str, Any] | None = None,
-    params: Mapping[str, Any] | None = None,
-    model_type: str | None = None,
-    step: int = 0,
-    **save_kwargs: Any,
+    **options: Any,
 ) -> ModelInfo:
-    """Log the ONNX model to the active run (started if none) as an MLflow 3 logged model;
-    `registered_model_name` also registers it (`await_registration_for` is taken for MLflow's
-    signature). Other arguments are `save_model`'s."""
-    from cairn.tracking.model_logging import log_model as log
+    """Log an ONNX model to the active run (or, with no active run, the active experiment) as an
+    MLflow 3 logged model. Options: `registered_model_name` (also register it), `tags`,
+    `params`, `model_type`, `step`; everything else is `save_model`'s."""
+    from cairn.tracking.model_logging import log_flavor_model
 
-    return log(
-        lambda directory, mlmodel: save_model(
-            onnx_model, directory, mlmodel=mlmodel, **save_kwargs
-        ),
-        name=name or artifact_path,
-        registered_model_name=registered_model_name,
-        tags=tags,
-        params=params,
-        model_type=model_type,
-        step=step,
-    )
+    return log_flavor_model(save_model, onnx_model, name or artifact_path, options)
 
 
 def load_model(

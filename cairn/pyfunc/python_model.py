@@ -217,30 +217,20 @@ def log_model(
     python_model: Any = None,
     *,
     artifact_path: str | None = None,
-    registered_model_name: str | None = None,
-    tags: Mapping[str, Any] | None = None,
-    params: Mapping[str, Any] | None = None,
-    model_type: str | None = None,
-    step: int = 0,
-    **save_kwargs: Any,
+    **options: Any,
 ) -> ModelInfo:
-    """Log a custom `PythonModel` to the active run (or the active experiment when no run is
-    active); `registered_model_name` also registers it. Other arguments are `save_model`'s."""
-    from cairn.tracking.model_logging import log_model as log
+    """Log a custom `PythonModel` to the active run (or, with no active run, the active
+    experiment). Options: `registered_model_name` (also register it), `tags`, `params`,
+    `model_type`, `step`; everything else is `save_model`'s (`artifacts`, `code_paths`, …)."""
+    from cairn.tracking.model_logging import log_flavor_model
 
     if python_model is None:
         raise InvalidParameterValue("log_model needs python_model (a PythonModel instance)")
-    return log(
-        lambda directory, mlmodel: save_model(
-            directory, python_model, mlmodel=mlmodel, **save_kwargs
-        ),
-        name=name or artifact_path,
-        registered_model_name=registered_model_name,
-        tags=tags,
-        params=params,
-        model_type=model_type,
-        step=step,
-    )
+
+    def save(model: Any, directory: Path, **kwargs: Any) -> Model:
+        return save_model(directory, model, **kwargs)
+
+    return log_flavor_model(save, python_model, name or artifact_path, options)
 
 
 def _load_pyfunc(request: LoadRequest) -> _PythonModelPredictor:

@@ -122,6 +122,28 @@ def log_model(
     )
 
 
+_LOG_OPTIONS = ("registered_model_name", "tags", "params", "model_type", "step")
+
+
+def log_flavor_model(
+    save_model: Callable[..., Model],
+    model: Any,
+    name: str | None,
+    options: dict[str, Any],
+) -> ModelInfo:
+    """What every flavor's `log_model(model, name, **options)` does: the logging options
+    (`registered_model_name`, `tags`, `params`, `model_type`, `step`; MLflow's
+    `await_registration_for` is accepted and ignored, registration being synchronous) go to
+    `log_model`, everything else to the flavor's `save_model(model, directory, ...)`."""
+    options.pop("await_registration_for", None)
+    logging = {key: options.pop(key) for key in _LOG_OPTIONS if key in options}
+    return log_model(
+        lambda directory, mlmodel: save_model(model, directory, mlmodel=mlmodel, **options),
+        name=name,
+        **logging,
+    )
+
+
 def _register(client: CairnClient, source: str, name: str, run_id: str | None) -> ModelVersion:
     import contextlib
 

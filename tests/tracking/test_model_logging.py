@@ -188,3 +188,24 @@ def test_every_flavor_logs_and_loads_back(tracking_uri):
         expected = module(torch.from_numpy(array)).numpy()
     torch_out = cairn.pyfunc.load_model(linear.model_uri, trust=True).predict(array)
     np.testing.assert_allclose(torch_out, expected, rtol=1e-6)
+
+
+def test_logging_options_reach_the_logged_model_and_the_rest_reach_save(tracking_uri, forest):
+    cairn.set_tracking_uri(tracking_uri)
+    cairn.set_experiment(_unique("options"))
+    with cairn.start_run():
+        info = cairn.sklearn.log_model(
+            forest,
+            "model",
+            tags={"team": "risk"},
+            params={"depth": 3},
+            model_type="classifier",
+            await_registration_for=10,  # MLflow's argument: accepted, registration is synchronous
+            serialization_format="cloudpickle",
+            metadata={"owner": "ada"},
+        )
+    logged = CairnClient(tracking_uri).get_logged_model(info.model_id)
+    assert logged.tags["team"] == "risk" and logged.params == {"depth": "3"}
+    assert logged.model_type == "classifier"
+    assert info.flavors["sklearn"]["serialization_format"] == "cloudpickle"
+    assert info.metadata == {"owner": "ada"}
