@@ -13,23 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cairn.cli.options import TrackingUri, get_client
+from cairn.cli.options import ModelUri, TrackingUri, get_client
 from cairn.cli.output import print_note, stderr, stdout
 from cairn.exceptions import ResourceDoesNotExist
 
 if TYPE_CHECKING:
     from cairn.serving.batch import BatchProgress
 
-ModelUri = Annotated[
-    str,
-    typer.Option(
-        "--model-uri",
-        "-m",
-        metavar="URI",
-        help="The model: a local path, file://, runs:/<run_id>/<path>, "
-        "models:/<name>/<version|stage|latest>, models:/<name>@<alias> or an artifact URI.",
-    ),
-]
 Trust = Annotated[
     bool,
     typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cairn import settings
+from cairn.cli.options import ModelUri
 from cairn.exceptions import InvalidParameterValue
 
 
@@ -28,16 +29,7 @@ def _float_setting(setting: settings.Setting) -> float:
 
 
 def serve(
-    model_uri: Annotated[
-        str,
-        typer.Option(
-            "--model-uri",
-            "-m",
-            metavar="URI",
-            help="The model: a local path, file://, runs:/<run_id>/<path>, "
-            "models:/<name>/<version|stage|latest>, models:/<name>@<alias> or an artifact URI.",
-        ),
-    ],
+    model_uri: ModelUri,
     host: Annotated[
         str, typer.Option("--host", "-h", help="Interface to listen on (0.0.0.0 for all).")
     ] = "127.0.0.1",

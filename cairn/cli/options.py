@@ -64,6 +64,17 @@ ViewOption = Annotated[
     typer.Option("--view", case_sensitive=False, help="Show active, deleted or all entries."),
 ]
 
+ModelUri = Annotated[
+    str,
+    typer.Option(
+        "--model-uri",
+        "-m",
+        metavar="URI",
+        help="The model: a local path, file://, runs:/<run_id>/<path>, "
+        "models:/<name>/<version|stage|latest>, models:/<name>@<alias> or an artifact URI.",
+    ),
+]
+
 
 def get_client(tracking_uri: str | None) -> CairnClient:
     """A client for `--tracking-uri`; None leaves the usual resolution order to the client."""
