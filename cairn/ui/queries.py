@@ -41,12 +41,16 @@ def runs_page(
     order_by: Sequence[str],
     offset: int,
     limit: int,
+    stages: Sequence[str] = (ACTIVE,),
 ) -> RunsPage:
-    """Active runs `offset .. offset+limit-1` of the experiment in search order.
+    """Runs `offset .. offset+limit-1` of the experiment in search order, among those in
+    lifecycle `stages` (active only by default).
 
     Raises InvalidFilter for a bad filter or order_by, before touching the database.
     """
-    query = select_run_pks(filter_string, [experiment_id], [ACTIVE], order_by, offset, limit + 1)
+    query = select_run_pks(
+        filter_string, [experiment_id], list(stages), order_by, offset, limit + 1
+    )
 
     def work(conn: Connection) -> RunsPage:
         pks = list(conn.execute(query).scalars())
@@ -56,14 +60,17 @@ def runs_page(
     return run_read(store.engine, work)
 
 
-def run_counts(store: SqlTrackingStore, experiment_ids: Sequence[str]) -> dict[str, int]:
-    """Active runs per experiment (experiments without runs are left out)."""
+def run_counts(
+    store: SqlTrackingStore, experiment_ids: Sequence[str], stages: Sequence[str] = (ACTIVE,)
+) -> dict[str, int]:
+    """Runs in lifecycle `stages` (active only by default) per experiment (experiments
+    without such runs are left out)."""
     ids = [int(e) for e in experiment_ids if e.isdigit()]
     if not ids:
         return {}
     query = (
         select(runs.c.experiment_id, func.count())
-        .where(runs.c.experiment_id.in_(ids), runs.c.lifecycle_stage == ACTIVE)
+        .where(runs.c.experiment_id.in_(ids), runs.c.lifecycle_stage.in_(list(stages)))
         .group_by(runs.c.experiment_id)
     )
 
@@ -81,9 +88,13 @@ class ColumnKeys:
 
 
 def column_keys(
-    store: SqlTrackingStore, experiment_id: int, sample: int = KEY_SAMPLE_RUNS
+    store: SqlTrackingStore,
+    experiment_id: int,
+    sample: int = KEY_SAMPLE_RUNS,
+    stages: Sequence[str] = (ACTIVE,),
 ) -> ColumnKeys:
-    """Metric, param and tag keys of the experiment's `sample` newest active runs, sorted.
+    """Metric, param and tag keys of the experiment's `sample` newest runs in lifecycle
+    `stages` (active only by default), sorted.
 
     A sample, so the page costs the same at 100,000 runs as at 100; the chooser also accepts
     any key typed by hand.
@@ -91,7 +102,7 @@ def column_keys(
     # A derived table, not `IN (… LIMIT n)`: MySQL and MariaDB refuse LIMIT in IN subqueries.
     newest = (
         select(runs.c.run_pk)
-        .where(runs.c.experiment_id == experiment_id, runs.c.lifecycle_stage == ACTIVE)
+        .where(runs.c.experiment_id == experiment_id, runs.c.lifecycle_stage.in_(list(stages)))
         .order_by(runs.c.start_time.desc(), runs.c.run_id)
         .limit(sample)
         .subquery("newest")

@@ -1,17 +1,28 @@
-"""The model registry's pages and the stage and alias forms.
+"""The model registry's pages and their forms.
 
-    GET  /models                                   ?q=<name part>&page_token=…
-    GET  /models/<name>                            versions, stages, aliases, tags
-    GET  /models/<name>/versions/<n>               source run, signature, audit trail
+    GET  /models                                   ?q=<name part>&page_token=…&size=…
+    GET  /models/<name>                            versions (?page_token=…&size=…), aliases, tags
+    POST /models/<name>/description                description
+    POST /models/<name>/tags                       key, value
+    POST /models/<name>/tags/delete                key
+    GET  /models/<name>/versions/<n>               source run, signature, requests, audit trail
     POST /models/<name>/versions/<n>/stage         stage, archive_existing_versions, comment
     POST /models/<name>/versions/<n>/alias         alias, comment       (set: point it here)
     POST /models/<name>/versions/<n>/alias/delete  alias, comment
+    POST /models/<name>/versions/<n>/description   description
+    POST /models/<name>/versions/<n>/tags          key, value
+    POST /models/<name>/versions/<n>/tags/delete   key
+    POST /models/<name>/versions/<n>/requests      stage, archive_existing_versions, comment
+    POST /models/<name>/versions/<n>/requests/<id>/approve   comment
+    POST /models/<name>/versions/<n>/requests/<id>/reject    comment
 
 Names are percent-encoded in paths (`urlpart`); a registered model name never holds `/`, so
 each is one path segment. The forms call the same `SqlRegistryStore` methods as the REST
 API, so promotion policies, the audit trail and webhooks apply alike: a refused change
-(`PolicyRefused`, 403; an invalid stage or alias, 400) shows the version page again with the
-message next to the forms.
+(`PolicyRefused`, 403; an invalid stage, alias or tag, 400; a request already pending, 400)
+shows the page again with the message next to the forms and what was typed kept. A
+transition request is approved or rejected only under the version it belongs to; any other
+id answers 404.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cairn.entities import AuditEntry, ModelVersion, ModelVersionStage
+from cairn.entities import AuditEntry, ModelVersion, ModelVersionStage, TransitionRequest
 from cairn.exceptions import CairnException, ResourceDoesNotExist
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.ui.experiments import name_filter
@@ -32,8 +43,9 @@ from cairn.ui.signature import read_signature
 from cairn.ui.templating import urlpart
 
 PAGE_SIZE = 100
-MAX_VERSIONS = 1000
-"""Versions listed on a model's page, newest first."""
+"""Models on a page of the list, and versions on a page of a model (newest first); a `size`
+query parameter (1 to MAX_PAGE_SIZE) overrides it."""
+MAX_PAGE_SIZE = 1000
 AUDIT_PAGES = 10
 """Pages of 1,000 audit entries read for a version's trail (a model's whole history)."""
 STAGES = [s.value for s in ModelVersionStage]
@@ -51,12 +63,33 @@ def version_number(request: Request) -> str:
     return str(int(raw))
 
 
+def request_number(request: Request) -> int:
+    raw: str = request.path_params["request_id"]
+    if not raw.isdigit() or len(raw) > 9:
+        raise ResourceDoesNotExist(f"Transition request {raw!r} not found")
+    return int(raw)
+
+
+def page_size(request: Request) -> int:
+    """The `size` query parameter when it is a whole number in range, else PAGE_SIZE."""
+    raw = request.query_params.get("size", "")
+    if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE_SIZE:
+        return int(raw)
+    return PAGE_SIZE
+
+
+def text_field(fields: dict[str, str], name: str) -> str | None:
+    """A comment-like field: stripped, None when empty."""
+    return fields.get(name, "").strip() or None
+
+
 @dataclass(frozen=True, slots=True)
 class VersionPage:
     version: ModelVersion
     aliases: dict[str, str]  # every alias of the model -> version
     audit: list[AuditEntry]  # this version's entries, newest first
     run_exists: bool
+    requests: list[TransitionRequest]  # this version's pending requests, oldest first
 
 
 def version_audit(registry: SqlRegistryStore, name: str, version: str) -> list[AuditEntry]:
@@ -79,26 +112,41 @@ class RegistryPages:
 
     def routes(self) -> list[BaseRoute]:
         page = self.ui.page
+        model = "/models/{name}"
         version = "/models/{name}/versions/{version}"
+        by_id = f"{version}/requests/{{request_id}}"
+        posts = [
+            (f"{model}/description", self.describe_model),
+            (f"{model}/tags", self.set_model_tag),
+            (f"{model}/tags/delete", self.delete_model_tag),
+            (f"{version}/stage", self.transition),
+            (f"{version}/alias", self.set_alias),
+            (f"{version}/alias/delete", self.delete_alias),
+            (f"{version}/description", self.describe_version),
+            (f"{version}/tags", self.set_version_tag),
+            (f"{version}/tags/delete", self.delete_version_tag),
+            (f"{version}/requests", self.request_transition),
+            (f"{by_id}/approve", self.approve_request),
+            (f"{by_id}/reject", self.reject_request),
+        ]
         return [
             Route("/models", page(self.index), methods=["GET"]),
-            Route("/models/{name}", page(self.model), methods=["GET"]),
+            Route(model, page(self.model), methods=["GET"]),
             Route(version, page(self.version), methods=["GET"]),
-            Route(f"{version}/stage", page(self.transition), methods=["POST"]),
-            Route(f"{version}/alias", page(self.set_alias), methods=["POST"]),
-            Route(f"{version}/alias/delete", page(self.delete_alias), methods=["POST"]),
+            *(Route(path, page(handler), methods=["POST"]) for path, handler in posts),
         ]
 
     async def index(self, request: Request) -> Response:
         q = request.query_params.get("q", "").strip()
         token = request.query_params.get("page_token") or None
         error, status = "", 200
+        size = page_size(request)
         search = self.registry.search_registered_models
         try:
-            found = await self.ui.call(search, name_filter(q), PAGE_SIZE, ["name ASC"], token)
+            found = await self.ui.call(search, name_filter(q), size, ["name ASC"], token)
         except CairnException as exc:  # a stale or forged page token
-            error, status = exc.message, exc.http_status
-            found = await self.ui.call(search, name_filter(q), PAGE_SIZE, ["name ASC"])
+            error, status, token = exc.message, exc.http_status, None
+            found = await self.ui.call(search, name_filter(q), size, ["name ASC"])
         return self.ui.render(
             request,
             "models.html",
@@ -106,25 +154,38 @@ class RegistryPages:
             models=list(found),
             q=q,
             next_token=found.token,
+            paged=token is not None,
+            size=size if size != PAGE_SIZE else None,
             error=error,
         )
 
-    async def model(self, request: Request) -> Response:
+    async def model(
+        self, request: Request, error: str = "", status: int = 200, form: Any = None
+    ) -> Response:
         name = request.path_params["name"]
         model = await self.ui.call(self.registry.get_registered_model, name)
-        versions = await self.ui.call(
-            self.registry.search_model_versions,
-            version_filter(name),
-            MAX_VERSIONS,
-            ["version_number DESC"],
-        )
+        token = request.query_params.get("page_token") or None
+        size = page_size(request)
+        search = self.registry.search_model_versions
+        order = ["version_number DESC"]
+        try:
+            versions = await self.ui.call(search, version_filter(name), size, order, token)
+        except CairnException as exc:  # a stale or forged page token
+            error, status, token = error or exc.message, exc.http_status, None
+            versions = await self.ui.call(search, version_filter(name), size, order)
         return self.ui.render(
             request,
             "model.html",
+            status=status,
             model=model,
             versions=list(versions),
-            more_versions=versions.token is not None,
+            next_token=versions.token,
+            paged=token is not None,
+            size=size if size != PAGE_SIZE else None,
             by_version=_aliases_by_version(model.aliases),
+            error=error,
+            form=form or {},
+            here=f"/models/{urlpart(name)}",
         )
 
     def _version_page(self, name: str, number: str) -> VersionPage:
@@ -138,7 +199,8 @@ class RegistryPages:
             except ResourceDoesNotExist:
                 pass
         audit = version_audit(self.registry, name, number)
-        return VersionPage(version, dict(model.aliases), audit, run_exists)
+        pending = [r for r in self.registry.list_transition_requests(name) if r.version == number]
+        return VersionPage(version, dict(model.aliases), audit, run_exists, pending)
 
     async def version(
         self, request: Request, error: str = "", status: int = 200, form: Any = None
@@ -156,6 +218,7 @@ class RegistryPages:
             mv=page.version,
             aliases=page.aliases,
             audit=page.audit,
+            requests=page.requests,
             run_exists=page.run_exists,
             signature=signature,
             stages=STAGES,
@@ -180,6 +243,18 @@ class RegistryPages:
             )
         return RedirectResponse(f"/models/{urlpart(name)}/versions/{number}", status_code=303)
 
+    async def _change_model(self, request: Request, action: Any) -> Response:
+        """Run `action(name, fields)`; 303 back to the model, or its page with the refusal."""
+        name = request.path_params["name"]
+        fields = await self.ui.form(request)
+        try:
+            await self.ui.call(action, name, fields)
+        except ResourceDoesNotExist:
+            raise
+        except CairnException as exc:
+            return await self.model(request, error=exc.message, status=exc.http_status, form=fields)
+        return RedirectResponse(f"/models/{urlpart(name)}", status_code=303)
+
     async def transition(self, request: Request) -> Response:
         def act(name: str, number: str, fields: dict[str, str]) -> None:
             self.registry.transition_model_version_stage(
@@ -187,7 +262,7 @@ class RegistryPages:
                 number,
                 fields.get("stage", ""),
                 archive_existing_versions=fields.get("archive_existing_versions") == "true",
-                comment=fields.get("comment", "").strip() or None,
+                comment=text_field(fields, "comment"),
             )
 
         return await self._change(request, act)
@@ -195,10 +270,7 @@ class RegistryPages:
     async def set_alias(self, request: Request) -> Response:
         def act(name: str, number: str, fields: dict[str, str]) -> None:
             self.registry.set_registered_model_alias(
-                name,
-                fields.get("alias", "").strip(),
-                number,
-                comment=fields.get("comment", "").strip() or None,
+                name, fields.get("alias", "").strip(), number, comment=text_field(fields, "comment")
             )
 
         return await self._change(request, act)
@@ -206,7 +278,93 @@ class RegistryPages:
     async def delete_alias(self, request: Request) -> Response:
         def act(name: str, number: str, fields: dict[str, str]) -> None:
             self.registry.delete_registered_model_alias(
-                name, fields.get("alias", ""), comment=fields.get("comment", "").strip() or None
+                name, fields.get("alias", ""), comment=text_field(fields, "comment")
+            )
+
+        return await self._change(request, act)
+
+    # -- descriptions and tags ---------------------------------------------------------------
+
+    async def describe_model(self, request: Request) -> Response:
+        def act(name: str, fields: dict[str, str]) -> None:
+            self.registry.update_registered_model(name, fields.get("description", ""))
+
+        return await self._change_model(request, act)
+
+    async def set_model_tag(self, request: Request) -> Response:
+        def act(name: str, fields: dict[str, str]) -> None:
+            key = fields.get("key", "").strip()
+            self.registry.set_registered_model_tag(name, key, fields.get("value", ""))
+
+        return await self._change_model(request, act)
+
+    async def delete_model_tag(self, request: Request) -> Response:
+        def act(name: str, fields: dict[str, str]) -> None:
+            self.registry.delete_registered_model_tag(name, fields.get("key", ""))
+
+        return await self._change_model(request, act)
+
+    async def describe_version(self, request: Request) -> Response:
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            self.registry.update_model_version(name, number, fields.get("description", ""))
+
+        return await self._change(request, act)
+
+    async def set_version_tag(self, request: Request) -> Response:
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            key = fields.get("key", "").strip()
+            self.registry.set_model_version_tag(name, number, key, fields.get("value", ""))
+
+        return await self._change(request, act)
+
+    async def delete_version_tag(self, request: Request) -> Response:
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            self.registry.delete_model_version_tag(name, number, fields.get("key", ""))
+
+        return await self._change(request, act)
+
+    # -- transition requests -----------------------------------------------------------------
+
+    async def request_transition(self, request: Request) -> Response:
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            self.registry.request_transition(
+                name,
+                number,
+                fields.get("stage", ""),
+                comment=text_field(fields, "comment"),
+                archive_existing_versions=fields.get("archive_existing_versions") == "true",
+            )
+
+        return await self._change(request, act)
+
+    def _own_request(self, name: str, number: str, request_id: int) -> TransitionRequest:
+        """Request `request_id` if it belongs to version `number` of `name`, else 404."""
+        self.registry.get_model_version(name, number)
+        found = self.registry.get_transition_request(request_id)
+        if found.name != name or found.version != number:
+            raise ResourceDoesNotExist(
+                f"Transition request {request_id} is not for model {name!r} version {number}"
+            )
+        return found
+
+    async def approve_request(self, request: Request) -> Response:
+        request_id = request_number(request)
+
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            self._own_request(name, number, request_id)
+            self.registry.approve_transition_request(
+                request_id, comment=text_field(fields, "comment")
+            )
+
+        return await self._change(request, act)
+
+    async def reject_request(self, request: Request) -> Response:
+        request_id = request_number(request)
+
+        def act(name: str, number: str, fields: dict[str, str]) -> None:
+            self._own_request(name, number, request_id)
+            self.registry.reject_transition_request(
+                request_id, comment=text_field(fields, "comment")
             )
 
         return await self._change(request, act)

@@ -14,6 +14,7 @@ from cairn.ui.compare import ComparePages
 from cairn.ui.experiments import ExperimentPages
 from cairn.ui.pages import Ui
 from cairn.ui.registry import RegistryPages
+from cairn.ui.run_lifecycle import RunLifecyclePages
 from cairn.ui.run_page import RunPages
 from cairn.ui.runs import RunsPages
 
@@ -27,6 +28,7 @@ def ui_routes(ctx: ServerContext) -> list[BaseRoute]:
     found: list[BaseRoute] = [Route("/static/{path:path}", static, methods=["GET"])]
     found.extend(ExperimentPages(ui).routes())
     found.extend(RunsPages(ui).routes())
+    found.extend(RunLifecyclePages(ui).routes())
     found.extend(RunPages(ui).routes())
     found.extend(ArtifactPages(ui).routes())
     found.extend(ComparePages(ui).routes())

@@ -45,6 +45,7 @@ class Row:
     params: dict[str, str]
     tags: dict[str, str]
     parent_id: str | None
+    deleted: bool = False
     depth: int = 0
     has_children: bool = False
     children: list[Row] = field(default_factory=list)
@@ -65,6 +66,7 @@ def row_from_dict(run: dict[str, Any]) -> Row:
         params={p["key"]: p["value"] for p in data.get("params", ())},
         tags=tags,
         parent_id=tags.get(PARENT_TAG),
+        deleted=info.get("lifecycle_stage") == "deleted",
     )
 
 
@@ -120,7 +122,7 @@ class RunsPages:
         store = self.ui.store
         experiment = await self.ui.call(store.get_experiment, eid)
         view, errors = RunsView.from_query(request.query_params.multi_items())
-        keys = await self.ui.call(column_keys, store, int(eid))
+        keys = await self.ui.call(column_keys, store, int(eid), stages=view.stages)
         view = view.with_default_columns({"metrics": keys.metrics, "params": keys.params})
         filter_error = ""
         try:
@@ -132,11 +134,11 @@ class RunsPages:
             try:
                 page = await self.ui.call(
                     runs_page, store, int(eid), view.filter or None, view.order_by,
-                    view.offset, view.size,
+                    view.offset, view.size, view.stages,
                 )  # fmt: skip
             except InvalidFilter as exc:  # the sort key (the filter parsed above)
                 errors.append(f"Bad sort {view.sort!r}: {exc.message}")
-        counts = await self.ui.call(run_counts, store, [eid])
+        counts = await self.ui.call(run_counts, store, [eid], view.stages)
         context = {
             "experiment": experiment,
             "here": f"/experiments/{eid}",

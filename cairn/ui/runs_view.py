@@ -9,6 +9,7 @@
 * `col` — repeated, the param/metric/tag columns shown, `<entity>.<key>` as for `sort`;
   `cols=1` marks an explicit choice (possibly empty), otherwise a default set is shown.
 * `page` (1-based) and `size` (rows per page, default 100, at most 1,000).
+* `view` — `active` (the default), `deleted` or `all`: which runs by lifecycle stage.
 
 Everything the table shows comes from these, so a view is shared by copying its link.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+from cairn.entities import LifecycleStage
 from cairn.exceptions import InvalidParameterValue
 
 ENTITIES = ("metrics", "params", "tags")
@@ -28,6 +30,12 @@ DEFAULT_SIZE = 100
 MAX_SIZE = 1000
 DEFAULT_COLUMNS_PER_ENTITY = 8
 MAX_COLUMNS = 100
+VIEWS: dict[str, tuple[str, ...]] = {
+    "active": (LifecycleStage.ACTIVE.value,),
+    "deleted": (LifecycleStage.DELETED.value,),
+    "all": (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value),
+}
+"""The `view` values and the lifecycle stages each shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,7 @@ class RunsView:
     explicit_columns: bool = False
     page: int = 1
     size: int = DEFAULT_SIZE
+    view: str = "active"
 
     @classmethod
     def from_query(cls, pairs: Iterable[tuple[str, str]]) -> tuple[RunsView, list[str]]:
@@ -109,7 +118,16 @@ class RunsView:
         view = replace(view, columns=tuple(columns), explicit_columns=explicit)
         page = _positive_int(values.get("page"), "page", 1, None, errors)
         size = _positive_int(values.get("size"), "size", DEFAULT_SIZE, MAX_SIZE, errors)
-        return replace(view, page=page, size=size), errors
+        shown = values.get("view", "active") or "active"
+        if shown not in VIEWS:
+            errors.append(f"Unknown view {shown!r}: expected active, deleted or all")
+            shown = "active"
+        return replace(view, page=page, size=size, view=shown), errors
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The lifecycle stages of the runs this view shows."""
+        return VIEWS[self.view]
 
     @property
     def sort_column(self) -> Column:
@@ -151,6 +169,8 @@ class RunsView:
             pairs.append(("page", str(view.page)))
         if view.size != DEFAULT_SIZE:
             pairs.append(("size", str(view.size)))
+        if view.view != "active":
+            pairs.append(("view", view.view))
         return "?" + urlencode(pairs) if pairs else "?"
 
     def sorted_by(self, ref: str) -> str:

@@ -267,3 +267,49 @@ def test_compare_and_registry_in_a_browser(ui: UiClient, browser_page: Any, shot
     assert len(list(shots.glob("0[89]-*.png")) + list(shots.glob("10-*.png"))) == 3
     if not os.environ.get("CAIRN_TEST_ARTIFACTS"):
         shutil.rmtree(shots, ignore_errors=True)
+
+
+def test_delete_restore_and_edit_in_a_browser(ui: UiClient, browser_page: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.ui.test_registry_pages import register
+
+    page = browser_page
+    eid, _ = ui.experiment()
+    for i, name in enumerate(["keep", "drop"]):
+        ui.run(eid, name, 4_000_000 + i * 1000)
+
+    # Delete a selected run through the confirmation page, then restore it.
+    page.goto(f"{ui.url}/experiments/{eid}")
+    expect(page.locator("#delete-button")).to_be_disabled()
+    page.check('#runs-table tr:has(a:text("drop")) input[name="run"]')
+    expect(page.locator("#delete-button")).to_be_enabled()
+    page.click("#delete-button")
+    page.wait_for_url("**/runs/delete?**")
+    expect(page.locator("#delete-table tbody tr")).to_have_count(1)
+    page.screenshot(path=shots / "11-delete-confirm.png", full_page=True)
+    page.click("#delete-form button[type=submit]")
+    page.wait_for_url(f"**/experiments/{eid}")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    page.click('#run-views a[data-view="deleted"]')
+    page.wait_for_url("**view=deleted**")
+    expect(page.locator("#runs-table tbody tr")).to_contain_text("drop")
+    page.click('#runs-table button:text("Restore")')
+    page.wait_for_url("**view=deleted**")
+    expect(page.locator("#runs-table tbody")).to_contain_text("No runs")
+
+    # Tag and describe a model version.
+    model = register(ui, versions=1)
+    page.goto(f"{ui.url}{model.path}/versions/1")
+    page.fill('#tag-form input[name="key"]', "validated")
+    page.fill('#tag-form input[name="value"]', "yes")
+    page.click("#tag-form button[type=submit]")
+    expect(page.locator('#tags-table tr[data-tag="validated"]')).to_have_count(1)
+    page.fill('#description-form textarea[name="description"]', "checked by hand")
+    page.click("#description-form button[type=submit]")
+    expect(page.locator("#description p.description")).to_have_text("checked by hand")
+    page.screenshot(path=shots / "12-version-edited.png", full_page=True)
+
+    assert page.cairn_errors == []
+    if not os.environ.get("CAIRN_TEST_ARTIFACTS"):
+        shutil.rmtree(shots, ignore_errors=True)

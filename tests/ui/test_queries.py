@@ -49,6 +49,22 @@ def test_run_counts_leave_out_deleted_runs(store: Any) -> None:
     assert run_counts(store, []) == {}
 
 
+def test_pages_counts_and_keys_by_lifecycle_stage(store: Any) -> None:
+    eid, ids = filled(store, 3)
+    store.delete_run(ids[1])
+    gone = store.create_run(eid, start_time=9999, run_name="gone")
+    store.log_batch(gone.info.run_id, metrics=[Metric("only-deleted", 1.0, 0, 0)])
+    store.delete_run(gone.info.run_id)
+    deleted = runs_page(store, int(eid), None, ["attributes.start_time DESC"], 0, 10, ["deleted"])
+    assert [r["info"]["run_id"] for r in deleted.runs] == [gone.info.run_id, ids[1]]
+    both = runs_page(store, int(eid), None, [], 0, 10, ["active", "deleted"])
+    assert len(both.runs) == 4
+    assert run_counts(store, [eid], ["deleted"]) == {eid: 2}
+    assert run_counts(store, [eid], ["active", "deleted"]) == {eid: 4}
+    assert "only-deleted" not in column_keys(store, int(eid)).metrics
+    assert "only-deleted" in column_keys(store, int(eid), stages=["deleted"]).metrics
+
+
 def test_column_keys_sample_the_newest_runs(store: Any) -> None:
     eid, _ = filled(store, 4)
     newest = store.create_run(eid, start_time=9999, run_name="newest")

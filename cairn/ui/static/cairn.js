@@ -17,6 +17,9 @@
     }
     const compare = document.getElementById("compare-button");
     if (compare) compare.disabled = checked.length < 2;
+    // Delete goes to a confirmation page, which returns to this view when done.
+    const remove = document.getElementById("delete-button");
+    if (remove) remove.disabled = checked.length < 1;
   }
 
   document.addEventListener("change", (event) => {
