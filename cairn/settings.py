@@ -231,6 +231,13 @@ AUTH_MAX_FAILURES = Setting(
     "Failed logins per user name and per client address within a minute before the server "
     "answers 429 with Retry-After (counted per server process).",
 )
+AUTH_DEFAULT_PERMISSION = Setting(
+    "auth_default_permission",
+    "CAIRN_AUTH_DEFAULT_PERMISSION",
+    "READ",
+    "Level every user has on an experiment without a permission of their own: READ (as "
+    "MLflow's basic-auth app), EDIT, MANAGE or NO_PERMISSIONS. Creators get MANAGE; admins all.",
+)
 
 # -- the scoring server (`cairn models serve`) ------------------------------------------------
 SCORING_WORKERS = Setting(
@@ -326,6 +333,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     ADMIN_PASSWORD,
     AUTH_CACHE_SECONDS,
     AUTH_MAX_FAILURES,
+    AUTH_DEFAULT_PERMISSION,
     SCORING_WORKERS,
     SCORING_REQUEST_TIMEOUT,
     SCORING_MAX_BODY_BYTES,

@@ -12,7 +12,18 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cairn.cli import artifacts, audit, db, experiments, models, projects, runs, server, users
+from cairn.cli import (
+    artifacts,
+    audit,
+    db,
+    experiments,
+    models,
+    permissions,
+    projects,
+    runs,
+    server,
+    users,
+)
 from cairn.cli.output import print_error
 from cairn.exceptions import CairnException
 
@@ -41,6 +52,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(permissions.app, name="permissions")
 app.command("run")(projects.run_project)
 app.command("server")(server.server)
 app.command("ui", help="Alias of `cairn server`.")(server.server)

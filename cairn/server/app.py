@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 JSON_TYPES = ("application/json", "text/json")
 AUDIT_FIELDS = "cairn.fields"  # = cairn.server.auth.gate.FIELDS
+# scope key: set by the auth gate, called with the parsed fields before the handler; raises
+# PermissionDenied, or returns a callback for the handler's result (see auth.permissions).
+AUTHORIZE = "cairn.authorize"
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 
 
@@ -217,11 +220,12 @@ def json_handler(
                 fields.update(request.path_params)
             if AUDIT_FIELDS in request.scope:  # the auth gate names the resource from them
                 request.scope[AUDIT_FIELDS] = fields
+            authorize = request.scope.get(AUTHORIZE)
             if inline:
                 # A thread handoff costs 150-250 µs here, more than the handler's own work.
-                result = handler(ctx, fields)
+                result = authorized(authorize, ctx, fields)
             else:
-                result = await run_in_threadpool(handler, ctx, fields)
+                result = await run_in_threadpool(authorized, authorize, ctx, fields)
         except CairnException as exc:
             return error_response(exc.http_status, exc.error_code, exc.message)
         except ClientDisconnect:
@@ -238,9 +242,11 @@ def json_handler(
         body: bytes,
         content_type: str,
         note: dict[str, Any] | None = None,
+        authorize: Callable[[dict[str, Any]], Any] | None = None,
     ) -> tuple[int, bytes]:
         """`handle` for a request whose body has been read whole, without ASGI. `note`, when
-        given, receives the parsed fields (under AUDIT_FIELDS) for the auth gate's audit."""
+        given, receives the parsed fields (under AUDIT_FIELDS) for the auth gate's audit;
+        `authorize` is the gate's permission check (see AUTHORIZE)."""
         try:
             if method == "GET":
                 pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
@@ -249,12 +255,26 @@ def json_handler(
                 fields = parse_json(message, decode_body(body, content_type))
             if note is not None:
                 note[AUDIT_FIELDS] = fields
-            return 200, wire.dumps(handler(ctx, fields))
+            return 200, wire.dumps(authorized(authorize, ctx, fields))
         except CairnException as exc:
             return exc.http_status, error_body(exc.error_code, exc.message)
         except Exception as exc:
             log_fault(method, endpoint.api_path, exc)
             return 500, error_body(SERVER_FAULT_CODE, SERVER_FAULT_MESSAGE)
+
+    def authorized(
+        authorize: Callable[[dict[str, Any]], Any] | None,
+        ctx: ServerContext,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The handler, after the gate's permission check when authentication is on."""
+        if authorize is None:
+            return handler(ctx, fields)
+        after = authorize(fields)
+        result = handler(ctx, fields)
+        if after is not None:
+            after(result)
+        return result
 
     handle.__name__ = endpoint.handler.__name__
     answers_errors(handle)

@@ -37,11 +37,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn import settings
 from cairn.auth.audit import AuditLog, AuditRecord
+from cairn.auth.permissions import Permission, PermissionStore
 from cairn.auth.users import Identity, UserStore
-from cairn.exceptions import InvalidParameterValue
-from cairn.server.app import AUDIT_FIELDS
+from cairn.exceptions import InvalidParameterValue, PermissionDenied
+from cairn.server.app import AUDIT_FIELDS, AUTHORIZE
 from cairn.server.auth.limits import CredentialCache, FailureLimiter
-from cairn.server.auth.policy import UNROUTED, Access, Policy, policy_for
+from cairn.server.auth.permissions import Guard
+from cairn.server.auth.policy import ART, EXP, LOGGED, RUN, UNROUTED, Access, Policy, policy_for
 from cairn.server.errors import error_body
 
 log = logging.getLogger("cairn.server.auth")
@@ -50,6 +52,7 @@ IDENTITY = "cairn.identity"  # scope key: the request's `Identity` (None when an
 # scope key: the request's parsed JSON fields, noted by `app.json_handler`
 FIELDS = AUDIT_FIELDS
 REALM = b'Basic realm="cairn"'
+_CHECKED = (EXP, RUN, LOGGED)  # resource kinds whose permissions the JSON handlers check
 _RESOURCE_KEYS = (
     ("run_id", "run"),
     ("run_uuid", "run"),
@@ -67,15 +70,18 @@ class Security:
     cache: CredentialCache
     limiter: FailureLimiter
     inline_db: bool  # an embedded database: its short writes run on the event loop
+    guard: Guard  # experiment permissions (see cairn.server.auth.permissions)
 
     @classmethod
     def for_engine(cls, engine: Any) -> Security:
+        default = Permission.parse(settings.AUTH_DEFAULT_PERMISSION.get())
         return cls(
             users=UserStore(engine),
             audit=AuditLog(engine),
             cache=CredentialCache(_count(settings.AUTH_CACHE_SECONDS)),
             limiter=FailureLimiter(_count(settings.AUTH_MAX_FAILURES)),
             inline_db=engine.dialect.name == "sqlite",
+            guard=Guard(PermissionStore(engine, default), _count(settings.AUTH_CACHE_SECONDS)),
         )
 
     async def record(self, record: AuditRecord) -> None:
@@ -171,6 +177,8 @@ class AuthGate:
                 ) from exc
             if policy.access is Access.ADMIN and not identity.is_admin:
                 raise Refused(403, "PERMISSION_DENIED", "This route is for admins only")
+            if policy.resource == ART and not identity.is_admin:
+                await self._check_artifact(identity, policy, scope, params)
         except Refused as refused:
             user = _claimed_user(header) if header else ""
             resource = _resource(policy, _query_fields(scope), params)
@@ -179,6 +187,8 @@ class AuthGate:
             return
         scope[IDENTITY] = identity
         scope[FIELDS] = None
+        if policy.resource in _CHECKED:
+            scope[AUTHORIZE] = self.security.guard.authorizer(identity, policy)
         security = self.security
 
         async def audited_send(message: Message) -> None:
@@ -193,6 +203,26 @@ class AuthGate:
             await send(message)
 
         await self.app(scope, receive, audited_send)
+
+    async def _check_artifact(
+        self, identity: Identity, policy: Policy, scope: Scope, params: dict[str, Any]
+    ) -> None:
+        path = params.get("path")
+        if not isinstance(path, str):
+            path = _query_fields(scope).get("path", "")
+        guard = self.security.guard
+        try:
+            if self.security.inline_db:
+                guard.check_artifact_path(identity, policy, path)
+            else:
+                await run_in_threadpool(guard.check_artifact_path, identity, policy, path)
+        except PermissionDenied as exc:
+            raise Refused(403, "PERMISSION_DENIED", exc.message) from exc
+        except Exception as exc:  # the database is unreachable, ...: retryable, no trace
+            log.exception("Could not check permissions for %s", path)
+            raise Refused(
+                503, "TEMPORARILY_UNAVAILABLE", "Permissions could not be checked; try again"
+            ) from exc
 
     async def authenticate(self, header: bytes | None, address: str) -> Identity:
         if header is None:
@@ -282,7 +312,12 @@ class SecuredAnswer:
         address: str,
     ) -> tuple[int, bytes]:
         note: dict[str, Any] = {}
-        status, answer = self.answer(method, query, body, content_type, note=note)
+        authorize = None
+        if self.policy.resource in _CHECKED:
+            authorize = self.security.guard.authorizer(identity, self.policy)
+        status, answer = self.answer(
+            method, query, body, content_type, note=note, authorize=authorize
+        )
         if self.policy.writes or status in (401, 403):
             fields = note.get(FIELDS) or {}
             record = AuditRecord(

@@ -4,9 +4,11 @@ Every route of the app must resolve to a `Policy` here; a route that does not is
 everyone (`DENY`) and fails `tests/server/auth/test_policy.py`, which enumerates the app's
 routes. A policy says how much identity a route needs (`Access`) and, for the permission
 checks of the next stage, which kind of resource it touches and what level it needs on it
-(`Level`: READ, EDIT, MANAGE; `filtered` marks searches that must filter in SQL). Today the
-gate enforces `Access` only: PUBLIC, AUTHENTICATED or ADMIN. `writes` marks what the audit
-log records (with every denied request): POST searches are reads and are not recorded.
+(`Level`: READ, EDIT, MANAGE; `filtered` marks searches that must filter in SQL). The gate
+enforces `Access` (PUBLIC, AUTHENTICATED or ADMIN) and, for experiments, runs, logged models
+and artifacts, the level (cairn.server.auth.permissions); registered models: next stage.
+`writes` marks what the audit log records (with every denied request): POST searches are
+reads and are not recorded.
 
 JSON endpoints are keyed by their path below the version prefix, which is the same under
 `/api/<v>` and `/ajax-api/<v>`. The web UI's routes (cairn.ui) are declared as one group: any
@@ -24,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 class Access(Enum):
     PUBLIC = "public"  # anyone, no credentials needed
-    AUTHENTICATED = "authenticated"  # any known user (per-resource checks: next stage)
+    AUTHENTICATED = "authenticated"  # any known user, then the level on the resource
     ADMIN = "admin"  # admins only
     DENY = "deny"  # nobody: a route without a declared policy
 
@@ -39,7 +41,7 @@ class Level(Enum):
 class Policy:
     access: Access
     resource: str | None = None  # experiment, run, registered_model, logged_model, artifact, ...
-    level: Level | None = None  # required on `resource` (enforced from the next stage)
+    level: Level | None = None  # required on `resource` (not yet for registered models)
     writes: bool = False  # audited when it succeeds, not only when denied
     filtered: bool = False  # a listing: results must be filtered by permission in SQL
 
@@ -179,6 +181,11 @@ API_POLICIES: dict[str, Policy] = {
     "GET /cairn/tokens/list": own(),
     "POST /cairn/tokens/revoke": own(writes=True),
     "GET /cairn/users/list": admin(),
+    # experiment permissions (MLflow's basic-auth routes; cairn.server.auth.routes)
+    "POST /mlflow/experiments/permissions/create": manage(EXP),
+    "GET /mlflow/experiments/permissions/get": manage(EXP),
+    "PATCH /mlflow/experiments/permissions/update": manage(EXP),
+    "DELETE /mlflow/experiments/permissions/delete": manage(EXP),
 }
 
 # Routes outside the API prefixes.

@@ -6,6 +6,15 @@
     POST /api/2.0/cairn/tokens/revoke      {"token_id"}
     GET  /api/2.0/cairn/users/list         every user (admins only)
 
+and MLflow's basic-auth permission routes, same names and shapes (MLflow's `AuthServiceClient`
+works against them); MANAGE on the experiment or admin needed, checked by the gate's
+authorizer like every experiment route:
+
+    POST   /api/2.0/mlflow/experiments/permissions/create   {experiment_id, username, permission}
+    GET    /api/2.0/mlflow/experiments/permissions/get      ?experiment_id&username
+    PATCH  /api/2.0/mlflow/experiments/permissions/update   {experiment_id, username, permission}
+    DELETE /api/2.0/mlflow/experiments/permissions/delete   {experiment_id, username}
+
 They exist whether or not authentication is on (so the route table is the same); without it
 there is no caller to speak for, and they answer 400.
 """
@@ -20,9 +29,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from cairn.auth.permissions import Permission, parse_resource_id
 from cairn.auth.users import Identity
 from cairn.exceptions import BadRequest, CairnException, InvalidParameterValue
 from cairn.server import wire
+from cairn.server.app import AUTHORIZE
 from cairn.server.auth.gate import FIELDS, IDENTITY, Security
 from cairn.server.errors import error_response
 
@@ -61,6 +72,52 @@ def list_users(security: Security, identity: Identity, fields: dict[str, Any]) -
     return {"users": [u.to_dict() for u in security.users.list_users()]}
 
 
+def _grant_fields(fields: dict[str, Any]) -> tuple[int, str]:
+    username = fields.get("username")
+    if not isinstance(username, str) or not username:
+        raise InvalidParameterValue("'username' is required")
+    return parse_resource_id(fields.get("experiment_id")), username
+
+
+def _permission(fields: dict[str, Any]) -> Permission:
+    return Permission.parse(fields.get("permission"))
+
+
+def create_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    experiment_id, username = _grant_fields(fields)
+    grant = security.guard.store.grant(experiment_id, username, _permission(fields), replace=False)
+    security.guard.forget()
+    return {"experiment_permission": grant.to_dict()}
+
+
+def get_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    experiment_id, username = _grant_fields(fields)
+    return {"experiment_permission": security.guard.store.get(experiment_id, username).to_dict()}
+
+
+def update_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    experiment_id, username = _grant_fields(fields)
+    security.guard.store.get(experiment_id, username)  # MLflow: updating needs a row
+    security.guard.store.grant(experiment_id, username, _permission(fields))
+    security.guard.forget()
+    return {}
+
+
+def delete_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    experiment_id, username = _grant_fields(fields)
+    security.guard.store.revoke(experiment_id, username)
+    security.guard.forget()
+    return {}
+
+
 def _endpoint(handler: Handler, security: Security) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         identity = request.scope.get(IDENTITY)
@@ -69,16 +126,19 @@ def _endpoint(handler: Handler, security: Security) -> Callable[[Request], Await
                 raise BadRequest(
                     "Authentication is not enabled on this server (cairn server --auth)"
                 )
-            fields: dict[str, Any] = {}
-            if request.method == "POST":
+            fields: dict[str, Any] = dict(request.query_params)
+            if request.method != "GET":
                 body = await request.body()
                 if body.strip():
                     decoded = wire.loads(body)
                     if not isinstance(decoded, dict):
                         raise InvalidParameterValue("The request body must be a JSON object")
-                    fields = decoded
+                    fields.update(decoded)
             if FIELDS in request.scope:
                 request.scope[FIELDS] = fields
+            authorize = request.scope.get(AUTHORIZE)
+            if authorize is not None:  # MANAGE on the experiment (see auth.permissions)
+                await run_in_threadpool(authorize, fields)
             result = await run_in_threadpool(handler, security, identity, fields)
         except CairnException as exc:
             return error_response(exc.http_status, exc.error_code, exc.message)
@@ -94,6 +154,10 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/cairn/tokens/list", list_tokens),
     ("POST", "/cairn/tokens/revoke", revoke_token),
     ("GET", "/cairn/users/list", list_users),
+    ("POST", "/mlflow/experiments/permissions/create", create_permission),
+    ("GET", "/mlflow/experiments/permissions/get", get_permission),
+    ("PATCH", "/mlflow/experiments/permissions/update", update_permission),
+    ("DELETE", "/mlflow/experiments/permissions/delete", delete_permission),
 )
 
 
@@ -111,6 +175,20 @@ _REQUESTS: dict[str, dict[str, Any]] = {
         "expires_in": {"type": "string", "description": "Lifetime: 30d, 12h, 90m (default 30d)"},
     },
     "/cairn/tokens/revoke": {"token_id": {"type": "integer", "format": "int64"}},
+    "/mlflow/experiments/permissions/create": {
+        "experiment_id": {"type": "string"},
+        "username": {"type": "string"},
+        "permission": {"type": "string", "enum": [p.name for p in Permission]},
+    },
+    "/mlflow/experiments/permissions/update": {
+        "experiment_id": {"type": "string"},
+        "username": {"type": "string"},
+        "permission": {"type": "string", "enum": [p.name for p in Permission]},
+    },
+    "/mlflow/experiments/permissions/delete": {
+        "experiment_id": {"type": "string"},
+        "username": {"type": "string"},
+    },
 }
 _SUMMARIES = {
     "current_user": "The authenticated caller",
@@ -118,6 +196,10 @@ _SUMMARIES = {
     "list_tokens": "The caller's API tokens, without their secrets",
     "revoke_token": "Revoke one of the caller's API tokens",
     "list_users": "Every user (admins only)",
+    "create_permission": "Give a user a permission on an experiment (MANAGE needed)",
+    "get_permission": "A user's own permission on an experiment (MANAGE needed)",
+    "update_permission": "Change a user's permission on an experiment (MANAGE needed)",
+    "delete_permission": "Remove a user's permission on an experiment (MANAGE needed)",
 }
 
 
@@ -139,7 +221,7 @@ def openapi_paths() -> dict[str, dict[str, Any]]:
                 },
             },
         }
-        if method == "POST":
+        if method != "GET":
             schema = {"type": "object", "properties": _REQUESTS.get(path, {})}
             op["requestBody"] = {
                 "required": False,

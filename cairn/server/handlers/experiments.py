@@ -8,7 +8,15 @@ from cairn.entities import Experiment, ViewType
 from cairn.exceptions import ResourceDoesNotExist
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint
-from cairn.server.handlers.fields import FILTER, ORDER_BY, PAGE_TOKEN, TAGS, VIEW_TYPES, tag_dict
+from cairn.server.handlers.fields import (
+    FILTER,
+    ORDER_BY,
+    PAGE_TOKEN,
+    READABLE,
+    TAGS,
+    VIEW_TYPES,
+    tag_dict,
+)
 from cairn.server.messages import Field, Kind, int64, string
 
 EXPERIMENT_ID = string("experiment_id", True)
@@ -47,6 +55,7 @@ def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
         filter_string=f["filter"],
         order_by=f["order_by"],
         page_token=f["page_token"],
+        readable=f.get(READABLE),
     )
     out: dict[str, Any] = {}
     if page:

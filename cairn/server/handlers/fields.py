@@ -5,6 +5,10 @@ from __future__ import annotations
 from cairn.entities import ViewType
 from cairn.server.messages import Field, Kind, int64, string
 
+# Set by the auth gate on a search's fields when the caller is not an admin: a function of an
+# experiment id column giving the SQL condition "the caller may read it" (cairn.server.auth).
+READABLE = "cairn.readable"
+
 KEY_VALUE = (string("key", True), string("value"))
 TAGS = Field("tags", Kind.MESSAGE, repeated=True, fields=KEY_VALUE, doc="key/value pairs")
 VIEW_TYPES = tuple(v.value for v in ViewType)

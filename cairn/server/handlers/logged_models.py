@@ -12,7 +12,14 @@ from typing import Any
 from cairn.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint
-from cairn.server.handlers.fields import FILTER, KEY_VALUE, PAGE_TOKEN, TAGS, tag_dict
+from cairn.server.handlers.fields import (
+    FILTER,
+    KEY_VALUE,
+    PAGE_TOKEN,
+    READABLE,
+    TAGS,
+    tag_dict,
+)
 from cairn.server.messages import Field, Kind, int64, string
 from cairn.transport.codec import wire_double
 
@@ -58,8 +65,14 @@ def delete(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     for experiment_id in f["experiment_ids"]:
         ctx.store.get_experiment(experiment_id)  # unknown ids are an error, not no models
+    experiment_ids = f["experiment_ids"]
+    readable = f.get(READABLE)
+    if readable is not None:  # the caller's unreadable experiments are left out of the query
+        experiment_ids = ctx.store.readable_experiments(experiment_ids, readable)
+        if not experiment_ids:
+            return {}
     page = ctx.store.search_logged_models(
-        experiment_ids=f["experiment_ids"],
+        experiment_ids=experiment_ids,
         filter_string=f["filter"],
         datasets=f["datasets"],
         max_results=f["max_results"],

@@ -27,6 +27,7 @@ from cairn.server.handlers.fields import (
     METRIC,
     ORDER_BY,
     PAGE_TOKEN,
+    READABLE,
     RUN_ID,
     RUN_UUID,
     TAGS,
@@ -174,8 +175,14 @@ def log_model(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     max_results = f["max_results"]
+    experiment_ids = f["experiment_ids"]
+    readable = f.get(READABLE)
+    if readable is not None:  # the caller's unreadable experiments are left out of the query
+        experiment_ids = ctx.store.readable_experiments(experiment_ids, readable)
+        if not experiment_ids:
+            return {}
     page = ctx.store.search_run_dicts(
-        experiment_ids=f["experiment_ids"],
+        experiment_ids=experiment_ids,
         filter_string=f["filter"],
         run_view_type=ViewType.parse(f["run_view_type"]),
         max_results=SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.entities import Experiment, LifecycleStage, PagedList, ViewType
@@ -21,6 +21,8 @@ from cairn.store.sql.schema import experiment_tags, experiments, runs
 
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
+# Builds the SQL condition "the caller may read this experiment" on an experiment id column.
+Readable = Callable[[Any], ColumnElement[bool]]
 _MYSQL_KEEP_ZERO_ID = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
 
 
@@ -172,7 +174,11 @@ class ExperimentMethods:
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        readable: Readable | None = None,
     ) -> PagedList[Experiment]:
+        """`readable`, when given, builds the condition on an experiment id column that
+        keeps only what the caller may read (see cairn.auth.permissions): it is part of the
+        query, so pages stay full."""
         from cairn.search.page_token import decode_page_token
         from cairn.store.sql.search_experiments import select_experiment_ids
 
@@ -181,6 +187,8 @@ class ExperimentMethods:
         fingerprint = ("experiments", filter_string or "", tuple(order_by or ()), tuple(stages))
         offset = decode_page_token(page_token, fingerprint)
         query = select_experiment_ids(filter_string, stages, order_by, offset, max_results + 1)
+        if readable is not None:
+            query = query.where(readable(experiments.c.experiment_id))
 
         def work(conn: Connection) -> PagedList[Experiment]:
             def load(ids: list[Any]) -> list[Experiment]:
@@ -190,6 +198,17 @@ class ExperimentMethods:
             return page(conn, query, offset, max_results, fingerprint, load)
 
         return run_read(self.engine, work)
+
+    def readable_experiments(self, experiment_ids: Sequence[str], readable: Readable) -> list[str]:
+        """The ids among `experiment_ids` that pass `readable` (see `search_experiments`), in
+        their order: searches over given experiments drop the others before they query."""
+        eids = [validation.parse_id(e, "experiment id") for e in experiment_ids]
+        if not eids:
+            return []
+        column = experiments.c.experiment_id
+        query = select(column).where(column.in_(eids), readable(column))
+        kept = {int(r) for r in run_read(self.engine, lambda c: c.execute(query).scalars().all())}
+        return [str(e) for e in eids if e in kept]
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         eid = validation.parse_id(experiment_id, "experiment id")

@@ -513,6 +513,26 @@ audit_head = Table(
     Column("last_hash", String(64), nullable=False),
 )
 
+# -- permissions (revision 0006) -----------------------------------------------------------------
+# One row per (resource, user) whose level differs from the server-wide default
+# (CAIRN_AUTH_DEFAULT_PERMISSION): READ, EDIT, MANAGE or NO_PERMISSIONS. Registered models will
+# get a table of the same shape keyed by the model's id. Rows go with their experiment or user.
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id"),
+    Index("ix_experiment_permissions_user", "user_id", "experiment_id"),
+)
+
 ALL_TABLES = (
     experiments,
     experiment_tags,
@@ -545,4 +565,5 @@ ALL_TABLES = (
     api_tokens,
     audit_log,
     audit_head,
+    experiment_permissions,
 )

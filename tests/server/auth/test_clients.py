@@ -100,3 +100,38 @@ def test_cairn_client_without_credentials_is_refused(server: ServerProcess) -> N
 
     with pytest.raises(Unauthenticated):
         CairnClient(tracking_uri=server.url).create_experiment(f"x-{uuid.uuid4().hex}")
+
+
+def test_mlflow_as_a_user_with_experiment_permissions(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-admin user: manages what they create (log, artifacts through the proxy), is
+    refused 403 on someone else's experiment they may only read, and does not find by name
+    an experiment closed to them."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from cairn.auth.permissions import Permission, PermissionStore
+
+    users = users_of(server)
+    name = f"perm-user-{uuid.uuid4().hex[:8]}"
+    users.create_user(name, "a long enough password")
+    admin_client = MlflowClient(tracking_uri=server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    readable = admin_client.create_experiment(f"readable-{uuid.uuid4().hex}")
+    closed_name = f"closed-{uuid.uuid4().hex}"
+    closed = admin_client.create_experiment(closed_name)
+    PermissionStore(users.engine).grant(int(closed), name, Permission.NO_PERMISSIONS)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", name)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "a long enough password")
+    _mlflow_logs_a_run(server)  # in an experiment of their own
+    client = MlflowClient(tracking_uri=server.url)
+    assert client.get_experiment(readable).experiment_id == readable
+    with pytest.raises(MlflowException) as refused:
+        client.create_run(readable)
+    assert refused.value.error_code == "PERMISSION_DENIED"
+    assert client.get_experiment_by_name(closed_name) is None
+    found = client.search_experiments(filter_string=f"name = '{closed_name}'")
+    assert found == []

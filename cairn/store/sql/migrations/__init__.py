@@ -17,7 +17,7 @@ from cairn.exceptions import CairnException, TemporarilyUnavailable
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-HEAD = "0005"
+HEAD = "0006"
 _HERE = Path(__file__).parent
 
 

@@ -1,4 +1,4 @@
--- revision: 0005
+-- revision: 0006
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -386,5 +386,16 @@ CREATE TABLE audit_head (
 	PRIMARY KEY (id)
 )
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0005')
+CREATE TABLE experiment_permissions (
+	experiment_id INTEGER NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	permission VARCHAR(32) NOT NULL, 
+	PRIMARY KEY (experiment_id, user_id), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	FOREIGN KEY(user_id) REFERENCES users (user_id) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_experiment_permissions_user ON experiment_permissions (user_id, experiment_id)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0006')
 ;
