@@ -71,6 +71,14 @@ TRUNCATE_LONG_VALUES = Setting(
     "Truncate param values over 6000 and tag values over 8000 characters instead of failing.",
     "MLFLOW_TRUNCATE_LONG_VALUES",
 )
+SECRET_GUARD = Setting(
+    "secret_guard",
+    "CAIRN_SECRET_GUARD",
+    "refuse",
+    "What stores do with a param or tag that looks like a credential (cloud key, token, "
+    "private key, password in a URL): refuse it (400 naming the key and kind, never the "
+    "value), redact it (stored as [REDACTED:<kind>]) or off. See docs/security.md.",
+)
 SQL_BUSY_TIMEOUT = Setting(
     "sql_busy_timeout",
     "CAIRN_SQL_BUSY_TIMEOUT",
@@ -311,6 +319,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     EXPERIMENT_ID,
     RUN_ID,
     TRUNCATE_LONG_VALUES,
+    SECRET_GUARD,
     SQL_BUSY_TIMEOUT,
     SQLITE_SYNCHRONOUS,
     SQL_POOL_SIZE,

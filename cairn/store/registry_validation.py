@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from cairn.entities import ModelVersionStage
 from cairn.exceptions import InvalidParameterValue
+from cairn.store import secrets
 from cairn.store.validation import validate_key
 
 MAX_MODEL_NAME_LENGTH = 256
@@ -109,7 +110,7 @@ def validate_registry_tag(key: str, value: object) -> str:
             f"Tag '{key}' has a value of {len(value)} characters; the limit is "
             f"{MAX_REGISTRY_TAG_VALUE_LENGTH}."
         )
-    return value
+    return secrets.screen("Tag", key, value)
 
 
 def validate_tags(tags: Mapping[str, str] | None) -> dict[str, str]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from cairn import settings
 from cairn.entities import Dataset, DatasetInput, Metric, Param, RunTag
 from cairn.exceptions import InvalidParameterValue
+from cairn.store import secrets
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -45,6 +46,7 @@ def validate_key(key: object, what: str = "key") -> str:
         return key  # type: ignore[return-value,unused-ignore]
     if not isinstance(key, str) or not key:
         raise InvalidParameterValue(f"Missing value for required parameter '{what}'")
+    secrets.check_key(key, what)  # before any message below could echo it
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidParameterValue(
             f"{what.capitalize()} '{key[:40]}…' is {len(key)} characters long; "
@@ -75,19 +77,22 @@ def _fit(value: str, limit: int, what: str, key: str) -> str:
 
 
 def param_value(param: Param) -> str:
-    value = _as_str(param.value, "param", param.key)
+    """The value to store (the secret guard runs before truncation could hide a match)."""
+    value = secrets.screen("Param", param.key, _as_str(param.value, "param", param.key))
     return _fit(value, MAX_PARAM_VALUE_LENGTH, "Param", param.key)
 
 
 def tag_value(tag: RunTag) -> str:
-    value = _fit(_as_str(tag.value, "tag", tag.key), MAX_TAG_VALUE_LENGTH, "Tag", tag.key)
     if tag.key == RUN_NAME_TAG:
-        validate_run_name(value)
-    return value
+        return validate_run_name(_as_str(tag.value, "tag", tag.key))
+    value = secrets.screen("Tag", tag.key, _as_str(tag.value, "tag", tag.key))
+    return _fit(value, MAX_TAG_VALUE_LENGTH, "Tag", tag.key)
 
 
 def validate_run_name(name: str) -> str:
-    """The run name is also a column of its own, as long as MLflow's."""
+    """The run name (screened by the secret guard as its tag) to store; it is also a column
+    of its own, as long as MLflow's."""
+    name = secrets.screen("Tag", RUN_NAME_TAG, name)
     if len(name) > MAX_RUN_NAME_LENGTH:
         raise InvalidParameterValue(
             f"Run name is {len(name)} characters long; the limit is {MAX_RUN_NAME_LENGTH}."
@@ -194,10 +199,12 @@ def validate_experiment_name(name: object) -> str:
     return name
 
 
-def validate_experiment_tag(key: str, value: str) -> None:
+def validate_experiment_tag(key: str, value: str) -> str:
+    """The value to store: checked, and screened by the secret guard."""
     validate_key(key, "tag key")
     if not isinstance(value, str):
         raise InvalidParameterValue(f"The value of tag '{key}' must be a string.")
+    value = secrets.screen("Experiment tag", key, value)
     if len(value) > MAX_EXPERIMENT_TAG_VALUE_LENGTH:
         raise InvalidParameterValue(
             f"Experiment tag '{key}' has a value of {len(value)} characters; the limit is "
@@ -208,6 +215,7 @@ def validate_experiment_tag(key: str, value: str) -> None:
             f"Experiment tag '{key}' has a value of {len(value.encode())} bytes in UTF-8; the "
             f"limit is {MAX_TEXT_BYTES}."
         )
+    return value
 
 
 def parse_id(value: object, what: str) -> int:

@@ -85,9 +85,7 @@ class ExperimentMethods:
         validation.validate_experiment_name(name)
         if artifact_location:
             validation.validate_artifact_location(artifact_location)
-        tag_items = dict(tags or {})
-        for key, value in tag_items.items():
-            validation.validate_experiment_tag(key, value)
+        tag_items = {k: validation.validate_experiment_tag(k, v) for k, v in (tags or {}).items()}
 
         def work(conn: Connection) -> int:
             now = now_ms()
@@ -279,7 +277,7 @@ class ExperimentMethods:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         eid = validation.parse_id(experiment_id, "experiment id")
-        validation.validate_experiment_tag(key, value)
+        value = validation.validate_experiment_tag(key, value)
 
         def work(conn: Connection) -> None:
             row = self._experiment_row(conn, eid)

@@ -24,7 +24,7 @@ from cairn.entities import (
     PagedList,
 )
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from cairn.store import validation
+from cairn.store import secrets, validation
 from cairn.store.run_names import generate_run_name
 from cairn.store.sql.dialects import insert_ignore, upsert
 from cairn.store.sql.engine import run_read, run_write
@@ -78,7 +78,7 @@ def _checked_pairs(pairs: Mapping[str, Any] | None, what: str, limit: int) -> di
     out: dict[str, str] = {}
     for key, value in (pairs or {}).items():
         validation.validate_key(key, f"{what} key")
-        text = "" if value is None else str(value)
+        text = secrets.screen(what.capitalize(), key, "" if value is None else str(value))
         if len(text) > limit:
             raise InvalidParameterValue(
                 f"The value of {what} '{key}' is {len(text)} characters long; the limit is {limit}."

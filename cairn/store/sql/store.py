@@ -229,7 +229,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
                 sql = update_sql(runs, conn.dialect, tuple(values), "run_pk")
                 driver_execute(conn, sql, (*values.values(), row.run_pk))
             if run_name:
-                run_data.upsert_tags(conn, row.run_pk, {RUN_NAME_TAG: run_name})
+                run_data.upsert_tags(conn, row.run_pk, {RUN_NAME_TAG: values["name"]})
             # The row is locked, so it now holds exactly what was read plus `values`.
             return run_data.run_info(row._replace(**values))
 
