@@ -251,3 +251,12 @@ def test_array_api_backends_are_refused_only_while_loading() -> None:
     ):
         importlib.import_module(name)
     assert not any(isinstance(f, cairn.sklearn._RefuseBackends) for f in sys.meta_path)
+
+
+def test_a_trusted_directory_covers_relative_paths(tmp_path, iris, monkeypatch):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    cairn.sklearn.save_model(model, tmp_path / "m", serialization_format="cloudpickle")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CAIRN_TRUSTED_MODEL_SOURCES", str(tmp_path))
+    assert cairn.sklearn.load_model("m") is not None

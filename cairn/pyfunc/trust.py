@@ -22,7 +22,8 @@ class Provenance:
 
     model_uri: str
     store_uris: tuple[str, ...] = ()
-    """Tracking and registry URIs a `runs:/` or `models:/` URI was resolved against."""
+    """Tracking and registry URIs a `runs:/` or `models:/` URI was resolved against; for a
+    local model, its absolute path."""
 
 
 def trusted_sources() -> list[str]:
@@ -31,8 +32,8 @@ def trusted_sources() -> list[str]:
 
 
 def is_trusted_source(source: Provenance, trusted: Iterable[str] | None = None) -> bool:
-    """True when the model URI, or the store it was resolved against, starts with a trusted
-    prefix. Store URIs count only for URIs that name a store's model (`runs:/`, `models:/`)."""
+    """True when the model URI, the store it was resolved against, or (for a local model) its
+    absolute path starts with a trusted prefix."""
     prefixes = list(trusted_sources() if trusted is None else trusted)
     candidates = [source.model_uri, *source.store_uris]
     return any(

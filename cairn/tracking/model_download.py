@@ -62,7 +62,8 @@ def download_model(
     if local is not None:
         if not local.is_dir():
             raise ResourceDoesNotExist(f"No model directory at {str(local)!r}")
-        return DownloadedModel(local)
+        # The absolute path too, so a trusted directory prefix matches a relative path.
+        return DownloadedModel(local, (str(local.resolve()),))
     if client is None:
         from cairn.tracking.fluent import client as fluent_client
 
