@@ -8,6 +8,7 @@ says how to save itself into a directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Callable, Mapping
@@ -100,7 +101,9 @@ def log_model(
         if run_id is not None:
             client.log_outputs(run_id, [(model_id, step)])
     except BaseException:
-        client.finalize_logged_model(model_id, "UPLOAD_FAILED")
+        # The original error is the one to see, even if marking the failure fails too.
+        with contextlib.suppress(Exception):
+            client.finalize_logged_model(model_id, "UPLOAD_FAILED")
         raise
     client.finalize_logged_model(model_id, "READY")
     version = None
@@ -145,8 +148,6 @@ def log_flavor_model(
 
 
 def _register(client: CairnClient, source: str, name: str, run_id: str | None) -> ModelVersion:
-    import contextlib
-
     from cairn.exceptions import ResourceAlreadyExists
 
     with contextlib.suppress(ResourceAlreadyExists):
