@@ -158,9 +158,9 @@ def _model_file(model_dir: Path, config: Mapping[str, Any]) -> Path:
     import onnx
     from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
-    from cairn.pyfunc.python_model import _inside
+    from cairn.pyfunc.loading import model_file
 
-    path = _inside(model_dir, str(config.get("data") or MODEL_FILE))
+    path = model_file(model_dir, str(config.get("data") or MODEL_FILE))
     graph = onnx.load(str(path), load_external_data=False)
     # onnx has no public walk over every tensor (initializers and those inside attributes
     # and subgraphs); this private one has been stable since onnx 1.5.
@@ -172,7 +172,7 @@ def _model_file(model_dir: Path, config: Mapping[str, Any]) -> Path:
                     f"The ONNX tensor {tensor.name!r} names its external data "
                     f"{location!r}: it must be a relative path inside the model"
                 )
-            _inside(path.parent, location)
+            model_file(path.parent, location)
     return path
 
 

@@ -173,10 +173,9 @@ def load_model(
 def _load_module(request: LoadRequest, data: str, map_location: Any) -> Any:
     import torch
 
-    from cairn.pyfunc.loading import add_code_path
-    from cairn.pyfunc.python_model import _inside
+    from cairn.pyfunc.loading import add_code_path, model_file
 
-    directory = _inside(request.model_dir, data)
+    directory = model_file(request.model_dir, data)
     if directory.is_file():  # MLflow also accepts a `data` naming the file itself
         directory, path, name = directory.parent, directory, data
     else:

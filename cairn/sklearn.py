@@ -196,13 +196,13 @@ def _load_pyfunc(request: LoadRequest) -> _SklearnPredictor:
 
 
 def _load_estimator(request: LoadRequest) -> Any:
-    from cairn.pyfunc.python_model import _inside
+    from cairn.pyfunc.loading import model_file
 
     config = request.config
     file_name = str(config.get("pickled_model") or config.get("model_path") or "")
     if not file_name:
         raise InvalidParameterValue("The sklearn flavor names no model file (pickled_model)")
-    path = _inside(request.model_dir, file_name)
+    path = model_file(request.model_dir, file_name)
     fmt = str(config.get("serialization_format") or SERIALIZATION_FORMAT_CLOUDPICKLE)
     if fmt == SERIALIZATION_FORMAT_SKOPS:
         return _load_skops(path, request)

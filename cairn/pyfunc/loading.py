@@ -115,6 +115,17 @@ def add_code_path(request: LoadRequest) -> None:
             sys.path.insert(0, path)
 
 
+def model_file(root: Path, rel: str) -> Path:
+    """`root/rel` resolved, refused when it leads outside the model directory (a `..` in
+    MLmodel, or a symlink leading out): flavors open only what the model holds."""
+    from cairn.artifacts.paths import is_inside
+
+    path = root / rel
+    if not is_inside(root, path):
+        raise InvalidParameterValue(f"Model file {rel!r} lies outside the model directory")
+    return path.resolve()
+
+
 class PyFuncModel:
     """A loaded model: `predict` checks the input and params against the signature, then calls
     the flavor's model."""

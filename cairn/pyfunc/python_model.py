@@ -234,7 +234,7 @@ def log_model(
 
 
 def _load_pyfunc(request: LoadRequest) -> _PythonModelPredictor:
-    from cairn.pyfunc.loading import add_code_path
+    from cairn.pyfunc.loading import add_code_path, model_file
 
     config = request.config
     if "model_code_path" in config:
@@ -245,7 +245,7 @@ def _load_pyfunc(request: LoadRequest) -> _PythonModelPredictor:
     name = config.get("python_model")
     if not name:
         raise InvalidParameterValue("The python_function flavor names no python_model file")
-    path = _inside(request.model_dir, str(name))
+    path = model_file(request.model_dir, str(name))
     request.require_trust(f"the custom Python model {name!r}")
     add_code_path(request)
     import cloudpickle
@@ -257,17 +257,9 @@ def _load_pyfunc(request: LoadRequest) -> _PythonModelPredictor:
             )
         python_model = cloudpickle.load(f)
     artifacts = {
-        key: str(_inside(request.model_dir, str(entry["path"])))
+        key: str(model_file(request.model_dir, str(entry["path"])))
         for key, entry in (config.get("artifacts") or {}).items()
     }
     context = PythonModelContext(artifacts, config.get("model_config"))
     python_model.load_context(context)
     return _PythonModelPredictor(python_model, context)
-
-
-def _inside(root: Path, rel: str) -> Path:
-    """`root/rel`, refused when `rel` leads outside the model directory."""
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise InvalidParameterValue(f"Model file {rel!r} lies outside the model directory")
-    return path
