@@ -20,6 +20,7 @@ from cairn.entities import (
     LoggedModelStatus,
     PagedList,
 )
+from cairn.tracking.client_registry import optional_str_values
 
 if TYPE_CHECKING:
     from cairn.artifacts.base import ArtifactRepository
@@ -49,8 +50,8 @@ class LoggedModelMethods:
             str(experiment_id),
             name=name,
             source_run_id=source_run_id,
-            tags=_strs(tags),
-            params=_strs(params),
+            tags=optional_str_values(tags),
+            params=optional_str_values(params),
             model_type=model_type,
         )
 
@@ -65,14 +66,14 @@ class LoggedModelMethods:
         self._store.delete_logged_model(model_id)
 
     def set_logged_model_tags(self, model_id: str, tags: Mapping[str, Any]) -> None:
-        self._store.set_logged_model_tags(model_id, _strs(tags) or {})
+        self._store.set_logged_model_tags(model_id, optional_str_values(tags) or {})
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self._store.delete_logged_model_tag(model_id, key)
 
     def log_model_params(self, model_id: str, params: Mapping[str, Any]) -> None:
         """Add params to a logged model (write-once, like a run's)."""
-        self._store.log_logged_model_params(model_id, _strs(params) or {})
+        self._store.log_logged_model_params(model_id, optional_str_values(params) or {})
 
     def log_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         """Record metric points the run computed for logged models (each names its
@@ -168,7 +169,3 @@ def _has_mlmodel(client: CairnClient, run_id: str, name: str) -> bool:
     except (CairnException, OSError):
         return False
     return any(f.path.rpartition("/")[2] == MLMODEL_FILE and not f.is_dir for f in files)
-
-
-def _strs(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
-    return None if mapping is None else {str(k): str(v) for k, v in mapping.items()}

@@ -56,7 +56,9 @@ class RegistryMethods:
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> RegisteredModel:
-        return self.registry_store.create_registered_model(name, _strs(tags), description)
+        return self.registry_store.create_registered_model(
+            name, optional_str_values(tags), description
+        )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.registry_store.get_registered_model(name)
@@ -124,7 +126,7 @@ class RegistryMethods:
         """Register the files at `source` (`runs:/<run_id>/<path>`, `models:/…` or an artifact
         URI in the artifact store) as the model's next version; the registry keeps a copy."""
         return self.registry_store.create_model_version(
-            name, source, run_id, _strs(tags), run_link, description
+            name, source, run_id, optional_str_values(tags), run_link, description
         )
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
@@ -241,7 +243,8 @@ def _artifact_root(uri: str) -> str:
     return resolve_artifact_root(uri)
 
 
-def _strs(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
+def optional_str_values(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Keys and values as the wire's strings; None stays None (the store's "not given")."""
     return None if mapping is None else {str(k): str(v) for k, v in mapping.items()}
 
 
