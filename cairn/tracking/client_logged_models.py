@@ -139,26 +139,32 @@ def resolve_runs_uri_to_artifact_uri(client: CairnClient, run_id: str, path: str
     inside the newest live logged model named `<name>` that the run produced
     (`source_run_id`): `<model artifact_location>/<rest of path>`.
     """
-    root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    return resolve_runs_uri(client, run_id, path)[0]
+
+
+def resolve_runs_uri(client: CairnClient, run_id: str, path: str) -> tuple[str, bool]:
+    """`resolve_runs_uri_to_artifact_uri`'s URI, and whether it lies in a logged model (whose
+    recorded checksums a download then checks); the run is read once."""
+    info = client.get_run(run_id).info
+    root = info.artifact_uri.rstrip("/")
     path = path.strip("/")
     if not path:
-        return root
+        return root, False
     name, _, rest = path.partition("/")
     run_uri = f"{root}/{path}"
     if _has_mlmodel(client, run_id, name):
-        return run_uri
+        return run_uri, False
     if any(c in name for c in "'\"\\"):
-        return run_uri  # not a name a logged model can have
-    experiment_id = client.get_run(run_id).info.experiment_id
+        return run_uri, False  # not a name a logged model can have
     found = client.search_logged_models(
-        [experiment_id],
+        [info.experiment_id],
         filter_string=f"name = '{name}' AND source_run_id = '{run_id}'",
         max_results=1,
     )
     if not found:
-        return run_uri
+        return run_uri, False
     location = found[0].artifact_location.rstrip("/")
-    return f"{location}/{rest}" if rest else location
+    return (f"{location}/{rest}" if rest else location), True
 
 
 def _has_mlmodel(client: CairnClient, run_id: str, name: str) -> bool:

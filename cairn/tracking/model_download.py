@@ -71,13 +71,12 @@ def download_model(
     scheme = model_uri.partition(":")[0].lower()
     stores = (client.tracking_uri,)
     if scheme == "runs":
-        from cairn.tracking.client_logged_models import resolve_runs_uri_to_artifact_uri
+        from cairn.tracking.client_logged_models import resolve_runs_uri
 
         run_id, path = _split_runs_uri(model_uri)
-        root = client.get_run(run_id).info.artifact_uri.rstrip("/")
-        uri = resolve_runs_uri_to_artifact_uri(client, run_id, path)
+        uri, logged_model = resolve_runs_uri(client, run_id, path)
         target = Path(client.download_artifact_uri(uri, dst_path))
-        if not uri.startswith(root + "/"):  # one of the run's logged models
+        if logged_model:
             _check_logged_digest(client, target)
         return DownloadedModel(target, stores)
     if scheme == "models":
