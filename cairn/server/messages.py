@@ -210,21 +210,36 @@ def _plan(message: tuple[Field, ...]) -> Plan | None:
 
 def _parse_plain_list(plan: Plan, items: list[Any]) -> list[dict[str, Any]] | None:
     """The items of a repeated plain message checked column by column with C-level builtins
-    when every item gives exactly the plan's fields (a log-batch's metrics always do), else
-    item by item (`_parse_plain_items`); None sends them all to the general path."""
-    if len(items) > 1 and set(map(type, items)) == _DICT and set(map(len, items)) == {len(plan)}:
+    when every item gives the same fields (a log-batch's metrics always do), else item by
+    item (`_parse_plain_items`); None sends them all to the general path."""
+    if len(items) > 1 and set(map(type, items)) == _DICT and len(set(map(len, items))) == 1:
         return _parse_plain_columns(plan, items)
     return _parse_plain_items(plan, items)
 
 
 def _parse_plain_columns(plan: Plan, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """`_parse_plain_items` for items of exactly the plan's width: one pass per field and
-    check, each in C, instead of a Python loop over every value (1,000 metrics: ~3x faster)."""
-    for name, code, required, _ in plan:
+    """`_parse_plain_items` for items of equal width: one pass per field and check, each in C,
+    instead of a Python loop over every value (1,000 metrics: ~4x faster).
+
+    The first item names the fields; every item has as many keys and each of those fields
+    (or `itemgetter` fails), so every item has exactly those keys. Fields none of them give
+    get their default, as on the item path; a missing required field goes to the general
+    path, which names it."""
+    given = items[0].keys()
+    names = {name for name, _, _, _ in plan}
+    if not given <= names:
+        return None  # an unknown or camelCase field: the general path decides
+    defaults: dict[str, Any] = {}
+    for name, code, required, default in plan:
+        if name not in given:
+            if required:
+                return None
+            defaults[name] = default
+            continue
         try:
             column = list(map(itemgetter(name), items))
-        except KeyError:  # a field missing, so another one is unknown: the general path says
-            return None
+        except KeyError:  # items with different fields: the item path sorts them out
+            return _parse_plain_items(plan, items)
         kinds = set(map(type, column))
         if code == _STR:
             if kinds != _TEXT or "\x00" in "".join(column) or (required and "" in column):
@@ -232,14 +247,14 @@ def _parse_plain_columns(plan: Plan, items: list[dict[str, Any]]) -> list[dict[s
         elif code == _INT:
             if kinds != _WHOLE or min(column) < INT64_MIN or max(column) > INT64_MAX:
                 return None
-        elif kinds == _WHOLE_OR_REAL:
+        elif kinds in (_WHOLE_OR_REAL, _WHOLE):
             for item in items:  # ints for doubles, converted in place as the item path does
                 item[name] = float(item[name])
-        elif kinds != _REAL and kinds != _WHOLE:
+        elif kinds != _REAL:
             return None
-        elif kinds == _WHOLE:
-            for item in items:
-                item[name] = float(item[name])
+    if defaults:
+        for item in items:
+            item.update(defaults)
     return items
 
 

@@ -398,3 +398,54 @@ def test_repeated_plain_items_parse_as_the_general_path_does(change: dict[str, A
         lambda rows: [_parse_object(PLAIN, m, f"metrics[{i}].") for i, m in enumerate(rows)]
     )
     assert outcome(lambda rows: parse_json(PLAIN_BATCH, {"metrics": rows})["metrics"]) == general
+
+
+def _without(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # every item gives the same subset of the fields (MLflow's client leaves out the
+        # optional ones): checked column by column, defaults filled in
+        [_without(dict(GOOD, step=i), "run_id") for i in range(5)],
+        [_without(dict(GOOD, step=i), "run_id", "step") for i in range(5)],
+        # equal width, different fields: item 3 gives run_id instead of step
+        [_without(dict(GOOD, step=i), "run_id") for i in range(3)]
+        + [_without(GOOD, "step")]
+        + [_without(dict(GOOD, step=4), "run_id")],
+        # a required field missing from every item
+        [_without(dict(GOOD, step=i), "timestamp") for i in range(5)],
+        # an unknown field in every item, or a camelCase one
+        [dict(_without(GOOD, "run_id"), note=i) for i in range(5)],
+        [dict(_without(GOOD, "timestamp"), timeStamp=i) for i in range(5)],
+        # a wrong type in one item of a subset-shaped list
+        [_without(dict(GOOD, step=i if i != 2 else "x"), "run_id") for i in range(5)],
+    ],
+    ids=[
+        "no-run-id",
+        "no-run-id-or-step",
+        "mixed-fields",
+        "no-timestamp",
+        "unknown",
+        "camel",
+        "bad",
+    ],
+)
+def test_items_giving_a_subset_of_the_fields_parse_as_the_general_path_does(
+    rows: list[dict[str, Any]],
+) -> None:
+    from cairn.server.messages import _parse_object
+
+    def outcome(parse: Any) -> Any:
+        try:
+            parsed = parse([dict(row) for row in rows])
+        except InvalidParameterValue as exc:
+            return ("error", exc.message)
+        return [sorted((k, type(v).__name__, repr(v)) for k, v in row.items()) for row in parsed]
+
+    general = outcome(
+        lambda items: [_parse_object(PLAIN, m, f"metrics[{i}].") for i, m in enumerate(items)]
+    )
+    assert outcome(lambda items: parse_json(PLAIN_BATCH, {"metrics": items})["metrics"]) == general
