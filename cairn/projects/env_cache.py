@@ -6,6 +6,8 @@ Layout under the cache root (CAIRN_ENV_CACHE_DIR, default ~/.cache/cairn/envs):
     <key>.<random>/  a build: env/ (the environment) and cairn-env.json (written last)
     <key>.lock       serialises builders of the same key
 
+Directories the cache creates (the root and its missing parents, each build) are mode 0700.
+
 Environments are not relocatable (scripts' shebangs name their absolute path), so a build
 happens in the directory it will be used from and is published by creating the symlink
 atomically. A build that is interrupted never gets a symlink and is removed by the next
@@ -63,7 +65,7 @@ def get_or_build(
         print(f"cairn: using cached environment {describe}", file=sys.stderr, flush=True)
         return found, False
     root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
+    private_directory(root)
     with _locked(root / f"{key}.lock"):
         found = lookup(key)
         if found is not None:  # another process built it while we waited
@@ -87,6 +89,26 @@ def get_or_build(
             flush=True,
         )
     return build_dir.resolve() / ENV_DIR, True
+
+
+def private_directory(path: Path) -> None:
+    """Create `path` and its missing parents with mode 0700, whatever the umask.
+
+    The cache holds interpreters and packages that runs execute: another user who could
+    write there (or read a token from a build log) could run code as the owner. Directories
+    that already exist are left as they are: the configured root may be shared on purpose.
+    """
+    missing = []
+    for directory in (path, *path.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another builder made it meanwhile
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+    if not path.is_dir():
+        raise NotADirectoryError(path)
 
 
 def _publish(root: Path, key: str, build_dir: Path) -> None:

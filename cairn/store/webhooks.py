@@ -103,11 +103,19 @@ def check_url(url: str, resolve: bool = True) -> None:
 
 
 def _addresses(host: str, resolve: bool) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    bare = host.strip("[]").rstrip(".")  # a trailing dot ("localhost.") names the same host
     try:
-        return [ipaddress.ip_address(host.strip("[]"))]
+        return [ipaddress.ip_address(bare)]
     except ValueError:
         pass
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    try:
+        # The shorthand IPv4 forms resolvers accept (0x7f000001, 2130706433, 127.1, 0177.0.0.1)
+        # are addresses too, and are judged without a DNS lookup.
+        return [ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(bare)))]
+    except OSError:
+        pass
+    name = bare.lower()
+    if name == "localhost" or name.endswith(".localhost"):
         return [ipaddress.ip_address("127.0.0.1")]
     if not resolve:
         return []
