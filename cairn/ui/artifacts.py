@@ -10,6 +10,9 @@ the REST API and the artifact proxy do. Artifact bytes are user content served f
 UI's own origin: downloads are attachments, only image types are ever served inline, and
 every file answer carries `nosniff` and a sandboxing Content-Security-Policy, so not even an
 SVG or an HTML file opened directly can run a script here.
+
+With authentication on, all three need READ on the run's experiment; a run the caller may
+not read answers as a missing one (see `access`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from starlette.routing import BaseRoute, Route
 from cairn.artifacts import ArtifactRepository
 from cairn.artifacts.paths import validate_artifact_path
 from cairn.entities import FileInfo
-from cairn.exceptions import InvalidParameterValue
+from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.server.transfer import content_disposition, guess_content_type
+from cairn.ui.access import Access, missing_run
 from cairn.ui.pages import Ui
 from cairn.ui.previews import IMAGE_TYPES, PREVIEW_BYTES, preview
 from cairn.ui.run_page import run_id
@@ -49,6 +53,10 @@ class ArtifactPages:
     async def repository(self, request: Request) -> tuple[str, ArtifactRepository]:
         rid = run_id(request)
         run = await self.ui.call(self.ui.store.get_run, rid)
+        try:
+            await Access.of(request).require(run.info.experiment_id)
+        except ResourceDoesNotExist:
+            raise missing_run(rid) from None
         return rid, self.ui.ctx.storage.repository(run.info.artifact_uri)
 
     async def listing(self, request: Request) -> Response:

@@ -16,7 +16,10 @@ names the requests in `<link rel="preload">` so the browser sends them while it 
 parses the page and ECharts.
 
 Unknown run ids answer a 404 page naming them; fewer than two runs, or more than
-`MAX_RUNS`, a 400 page.
+`MAX_RUNS`, a 400 page. With authentication on, a run the caller may not read counts as
+unknown, on the page and in the chart data: the comparison is refused rather than drawn
+without it, so a shared link never shows a different comparison to different people and
+nothing is silently left out (the 404 names only the ids the caller sent).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.gc_pause import paused_gc
 from cairn.store.sql.store import SqlTrackingStore
+from cairn.ui.access import Access, missing_run
 from cairn.ui.chart_data import chart_points_many
 from cairn.ui.compare_view import (
     CompareRun,
@@ -40,7 +44,7 @@ from cairn.ui.compare_view import (
     parse_run_ids,
 )
 from cairn.ui.pages import Ui
-from cairn.ui.queries import runs_by_id
+from cairn.ui.queries import experiments_of_runs, runs_by_id
 
 HISTORY_POINTS = 500
 """Points per run and chart when comparing few runs."""
@@ -88,6 +92,13 @@ class ComparePages:
         raw = request.query_params.get("points", str(HISTORY_POINTS))
         if not raw.isdigit() or not 4 <= int(raw) <= MAX_HISTORY_POINTS:
             raise InvalidParameterValue(f"points must be 4 to {MAX_HISTORY_POINTS}, got {raw!r}")
+        access = Access.of(request)
+        if access.checked:
+            of = await self.ui.call(experiments_of_runs, self.ui.store, ids)
+            readable = await self.ui.call(access.readable_runs, of)
+            for run_id in ids:
+                if run_id not in readable:
+                    raise missing_run(run_id)
         found = await self.ui.call(many_histories, self.ui.store, ids, key, int(raw))
         return Response(orjson.dumps({"key": key, "runs": found}), media_type="application/json")
 
@@ -95,6 +106,11 @@ class ComparePages:
         view, errors = CompareView.from_query(request.query_params.multi_items())
         valid = [r for r in view.run_ids if r.isalnum() and len(r) <= 64]
         found = await self.ui.call(runs_by_id, self.ui.store, valid) if valid else {}
+        access = Access.of(request)
+        if access.checked:  # an unreadable run is a missing one
+            of = {r: str(run["info"]["experiment_id"]) for r, run in found.items()}
+            readable = await self.ui.call(access.readable_runs, of)
+            found = {r: run for r, run in found.items() if r in readable}
         missing = [r for r in view.run_ids if r not in found]
         if missing:
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")

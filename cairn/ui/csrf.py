@@ -1,7 +1,7 @@
 """CSRF protection for the UI's forms: a signed double-submit token.
 
-Every page sets a `cairn_csrf` cookie (`SameSite=Strict`, `HttpOnly`) holding
-`<nonce>.<HMAC-SHA256(secret, nonce)>` and repeats the token in each form's hidden
+Every page sets a `cairn_csrf` cookie (`SameSite=Strict`, `HttpOnly`, `Secure` over HTTPS)
+holding `<nonce>.<HMAC-SHA256(secret, nonce)>` and repeats the token in each form's hidden
 `csrf_token` field (and as the `X-CSRF-Token` header of htmx requests). A POST is accepted
 only when the cookie carries a valid signature and the field or header equals it. Another
 site can make a browser send the cookie but can neither read it nor the page, so it cannot
@@ -69,7 +69,14 @@ class CsrfTokens:
     def set_cookie(self, request: Request, response: Response, token: str) -> None:
         if request.cookies.get(COOKIE) != token:
             response.set_cookie(
-                COOKIE, token, httponly=True, samesite="strict", path="/", max_age=None
+                COOKIE,
+                token,
+                httponly=True,
+                samesite="strict",
+                path="/",
+                max_age=None,
+                # Over HTTPS (direct, or as a trusted proxy says) never sent in the clear.
+                secure=request.scope.get("scheme") == "https",
             )
 
     def check(self, request: Request, form: dict[str, str]) -> bool:

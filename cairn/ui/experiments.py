@@ -8,6 +8,11 @@
 
 Every POST carries the CSRF token (see `csrf`) and answers 303 to the list (or `next`);
 a refused change (empty or duplicate name, …) renders the list again with the message, 400.
+
+With authentication on (see `access`) the list holds only the experiments the caller may
+read, filtered inside the search's query so pages stay full; renaming needs EDIT, deleting
+and restoring MANAGE (403 otherwise, nothing written), and a creator gets MANAGE on what
+they create, as through the REST API.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from cairn.entities import ViewType
 from cairn.exceptions import CairnException, ResourceDoesNotExist
+from cairn.ui.access import EDIT, MANAGE, Access
 from cairn.ui.pages import Ui, redirect_back
 from cairn.ui.queries import run_counts
 
@@ -63,6 +69,8 @@ class ExperimentPages:
             error, status, view = f"Unknown view {view!r}: active, deleted or all", 400, "active"
         store = self.ui.store
         token = params.get("page_token") or None
+        access = Access.of(request)
+        readable = access.readable()
         try:
             found = await self.ui.call(
                 store.search_experiments,
@@ -71,19 +79,27 @@ class ExperimentPages:
                 name_filter(q),
                 ["last_update_time DESC"],
                 token,
+                readable,
             )
         except CairnException as exc:  # a stale or forged page token
             error, status = exc.message, exc.http_status
             found = await self.ui.call(
-                store.search_experiments, VIEWS[view], PAGE_SIZE, name_filter(q)
+                store.search_experiments,
+                VIEWS[view],
+                PAGE_SIZE,
+                name_filter(q),
+                readable=readable,
             )
-        counts = await self.ui.call(run_counts, store, [e.experiment_id for e in found])
+        ids = [e.experiment_id for e in found]
+        counts = await self.ui.call(run_counts, store, ids)  # of readable experiments only
+        rights = await access.rights_for(ids)
         return self.ui.render(
             request,
             "experiments.html",
             status=status,
             experiments=list(found),
             counts=counts,
+            rights=rights,
             q=q,
             view=view,
             next_token=found.token,
@@ -99,11 +115,15 @@ class ExperimentPages:
             new_id = await self.ui.call(self.ui.store.create_experiment, name)
         except CairnException as exc:
             return await self.index(request, error=exc.message, status=exc.http_status)
+        access = Access.of(request)
+        if access.authenticated:
+            await self.ui.call(access.creator_manages, new_id)
         return RedirectResponse(f"/experiments/{new_id}", status_code=303)
 
     async def rename(self, request: Request) -> Response:
         eid = experiment_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require(eid, EDIT)
         name = fields.get("name", "").strip()
         try:
             await self.ui.call(self.ui.store.rename_experiment, eid, name)
@@ -122,6 +142,7 @@ class ExperimentPages:
     async def _set_stage(self, request: Request, *, delete: bool) -> Response:
         eid = experiment_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require(eid, MANAGE)
         store = self.ui.store
         action = store.delete_experiment if delete else store.restore_experiment
         try:

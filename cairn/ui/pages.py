@@ -3,7 +3,9 @@
 Handlers are wrapped by `Ui.page`, which turns Cairn exceptions into an HTML page with the
 exception's status (unknown experiment or run: 404), and anything else into a 500 page whose
 traceback goes to the server log only, so the UI never answers with the API's JSON errors.
-Store calls are blocking and run in a worker thread (`Ui.call`).
+Store calls are blocking and run in a worker thread (`Ui.call`). With authentication on,
+every POST is recorded in the audit log by the gate, like the API's writes; `Ui.form` hands
+the gate the form's fields and path parameters, from which it names the resource.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from cairn.exceptions import CairnException, PermissionDenied, RequestTooLarge
+from cairn.server.app import AUDIT_FIELDS
 from cairn.server.context import ServerContext
 from cairn.server.errors import SERVER_FAULT_MESSAGE, log_fault
 from cairn.ui.csrf import CsrfTokens
@@ -81,6 +84,8 @@ class Ui:
             raise CsrfRejected(
                 "This form's security token is missing or stale. Reload the page and try again."
             )
+        if AUDIT_FIELDS in request.scope:  # the auth gate names the audited resource from them
+            request.scope[AUDIT_FIELDS] = {**fields, **request.path_params}
         return fields
 
     def page(self, handler: Handler) -> Handler:

@@ -4,7 +4,8 @@ Pages of a run search are addressed by number (`?page=3`), not by the opaque pag
 the REST API, so a link to page 3 can be shared; the page's keys come from the store's own
 search statement (`select_run_pks`, the same plans and limits as the API) at an offset, and
 the rows are built by the store's `load_run_dicts`. Run counts and the keys a column chooser
-offers are small aggregate queries kept here rather than added to every store backend.
+offers are small aggregate queries kept here rather than added to every store backend, as
+are the two lookups the UI's permission checks batch (`granted_levels`, `experiments_of_runs`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from cairn.auth.permissions import EXPERIMENT, Permission, PermissionStore, ResourceKind
 from cairn.entities import LifecycleStage
 from cairn.store.sql import run_data
 from cairn.store.sql.engine import run_read
-from cairn.store.sql.schema import latest_metrics, metric_keys, params, runs, tags
+from cairn.store.sql.schema import (
+    experiments,
+    latest_metrics,
+    metric_keys,
+    params,
+    runs,
+    tags,
+    users,
+)
 from cairn.store.sql.search_runs import select_run_pks
 from cairn.store.sql.store import SqlTrackingStore
 
@@ -142,3 +152,47 @@ def runs_by_id(store: SqlTrackingStore, run_ids: Sequence[str]) -> dict[str, dic
         return {row["info"]["run_id"]: row for row in rows}
 
     return run_read(store.engine, work)
+
+
+def granted_levels(
+    permissions: PermissionStore,
+    username: str,
+    resources: Sequence[str],
+    kind: ResourceKind = EXPERIMENT,
+) -> dict[str, Permission]:
+    """`username`'s own rows among `resources` (experiment ids, or model names for
+    REGISTERED_MODEL), by resource, in one query rather than a level lookup each. Resources
+    without a row are left out: the default level applies to them."""
+    if kind is EXPERIMENT:
+        wanted: list[Any] = [int(e) for e in resources if e.isdigit()]
+    else:
+        wanted = list(resources)
+    if not wanted:
+        return {}
+    query = (
+        select(kind.named_by, kind.table.c.permission)
+        .join(users, users.c.user_id == kind.table.c.user_id)
+        .join(kind.target.table, kind.target == kind.key)
+        .where(users.c.username == username, kind.named_by.in_(wanted))
+    )
+
+    def work(conn: Connection) -> dict[str, Permission]:
+        return {str(found): Permission[level] for found, level in conn.execute(query).all()}
+
+    return run_read(permissions.engine, work)
+
+
+def experiments_of_runs(store: SqlTrackingStore, run_ids: Sequence[str]) -> dict[str, str]:
+    """The experiment id of each of `run_ids` that exists (run id -> experiment id)."""
+    query = select(runs.c.run_id, runs.c.experiment_id).where(runs.c.run_id.in_(list(run_ids)))
+
+    def work(conn: Connection) -> dict[str, str]:
+        return {run_id: str(eid) for run_id, eid in conn.execute(query).all()}
+
+    return run_read(store.engine, work)
+
+
+def experiment_exists(engine: Engine, experiment_id: int) -> bool:
+    """Whether the experiment exists (deleted or not)."""
+    query = select(experiments.c.experiment_id).where(experiments.c.experiment_id == experiment_id)
+    return run_read(engine, lambda conn: conn.execute(query).first()) is not None

@@ -1,7 +1,11 @@
 """The model registry's pages and their forms.
 
     GET  /models                                   ?q=<name part>&page_token=…&size=…
+    POST /models/create                            name, description
     GET  /models/<name>                            versions (?page_token=…&size=…), aliases, tags
+    POST /models/<name>/rename                     new_name
+    GET  /models/<name>/delete                     the confirmation page
+    POST /models/<name>/delete                     deletes the model and all its versions
     POST /models/<name>/description                description
     POST /models/<name>/tags                       key, value
     POST /models/<name>/tags/delete                key
@@ -22,11 +26,22 @@ API, so promotion policies, the audit trail and webhooks apply alike: a refused 
 (`PolicyRefused`, 403; an invalid stage, alias or tag, 400; a request already pending, 400)
 shows the page again with the message next to the forms and what was typed kept. A
 transition request is approved or rejected only under the version it belongs to; any other
-id answers 404.
+id answers 404. Creating, renaming and deleting a model answer 303 to the new model's page,
+the renamed one's, and the list; deleting is two steps (a confirmation page, a POST) and,
+as through the API, removes every version for good.
+
+With authentication on, the pages apply registered-model permissions as the API does (see
+`access`): a model the caller may not read answers as a missing one on its pages and forms
+and is left out of the list; descriptions, tags, stages, aliases and transition requests
+need EDIT, renaming, deleting and deciding a request MANAGE (403 otherwise, nothing
+written); a creator gets MANAGE on the model they create. The list is filtered after the
+registry's search (the store's search takes no permission condition yet), so a page may
+hold fewer than `size` models; its *Next* link still follows the store's token.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +49,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from cairn.auth.permissions import REGISTERED_MODEL
 from cairn.entities import AuditEntry, ModelVersion, ModelVersionStage, TransitionRequest
 from cairn.exceptions import CairnException, ResourceDoesNotExist
 from cairn.store.sql.registry import SqlRegistryStore
+from cairn.ui.access import EDIT, MANAGE, Access
 from cairn.ui.experiments import name_filter
 from cairn.ui.pages import Ui
+from cairn.ui.permissions import PermissionsPanel, panel_of
 from cairn.ui.signature import read_signature
 from cairn.ui.templating import urlpart
 
@@ -116,6 +134,9 @@ class RegistryPages:
         version = "/models/{name}/versions/{version}"
         by_id = f"{version}/requests/{{request_id}}"
         posts = [
+            ("/models/create", self.create_model),
+            (f"{model}/rename", self.rename_model),
+            (f"{model}/delete", self.delete_model),
             (f"{model}/description", self.describe_model),
             (f"{model}/tags", self.set_model_tag),
             (f"{model}/tags/delete", self.delete_model_tag),
@@ -132,38 +153,59 @@ class RegistryPages:
         return [
             Route("/models", page(self.index), methods=["GET"]),
             Route(model, page(self.model), methods=["GET"]),
+            Route(f"{model}/delete", page(self.confirm_delete), methods=["GET"]),
             Route(version, page(self.version), methods=["GET"]),
             *(Route(path, page(handler), methods=["POST"]) for path, handler in posts),
         ]
 
-    async def index(self, request: Request) -> Response:
+    async def index(
+        self, request: Request, error: str = "", status: int = 200, form: Any = None
+    ) -> Response:
         q = request.query_params.get("q", "").strip()
         token = request.query_params.get("page_token") or None
-        error, status = "", 200
         size = page_size(request)
-        search = self.registry.search_registered_models
+        # Unreadable models are left out inside the registry's query, so pages stay full.
+        search = functools.partial(
+            self.registry.search_registered_models, readable=Access.of(request).readable_models()
+        )
         try:
             found = await self.ui.call(search, name_filter(q), size, ["name ASC"], token)
         except CairnException as exc:  # a stale or forged page token
             error, status, token = exc.message, exc.http_status, None
             found = await self.ui.call(search, name_filter(q), size, ["name ASC"])
+        models = list(found)
         return self.ui.render(
             request,
             "models.html",
             status=status,
-            models=list(found),
+            models=models,
             q=q,
             next_token=found.token,
             paged=token is not None,
             size=size if size != PAGE_SIZE else None,
             error=error,
+            form=form or {},
         )
 
     async def model(
-        self, request: Request, error: str = "", status: int = 200, form: Any = None
+        self,
+        request: Request,
+        error: str = "",
+        status: int = 200,
+        form: Any = None,
+        panel_error: str = "",
     ) -> Response:
+        """The model's page; a refused change renders it again with its message (`error`,
+        or `panel_error` for the permissions panel), its `status` and what was typed."""
         name = request.path_params["name"]
+        access = Access.of(request)
+        rights = await access.require_model(name)
         model = await self.ui.call(self.registry.get_registered_model, name)
+        panel: PermissionsPanel | None = None
+        if access.authenticated and rights.manage:
+            panel = await self.ui.call(
+                panel_of, access, rights, name, REGISTERED_MODEL, panel_error, form or {}
+            )
         token = request.query_params.get("page_token") or None
         size = page_size(request)
         search = self.registry.search_model_versions
@@ -186,6 +228,8 @@ class RegistryPages:
             error=error,
             form=form or {},
             here=f"/models/{urlpart(name)}",
+            may=rights,
+            panel=panel,
         )
 
     def _version_page(self, name: str, number: str) -> VersionPage:
@@ -207,6 +251,7 @@ class RegistryPages:
     ) -> Response:
         name = request.path_params["name"]
         number = version_number(request)
+        rights = await Access.of(request).require_model(name)
         page = await self.ui.call(self._version_page, name, number)
         signature = await self.ui.call(
             read_signature, self.registry.access, page.version.download_uri
@@ -225,14 +270,16 @@ class RegistryPages:
             error=error,
             form=form or {},
             here=f"/models/{urlpart(name)}/versions/{number}",
+            may=rights,
         )
 
-    async def _change(self, request: Request, action: Any) -> Response:
-        """Run `action(name, number, fields)`; 303 back to the version, or the version page
-        with the refusal's message and status."""
+    async def _change(self, request: Request, action: Any, needed: str = EDIT) -> Response:
+        """Run `action(name, number, fields)` if the caller has `needed` on the model; 303
+        back to the version, or the version page with the refusal's message and status."""
         name = request.path_params["name"]
         number = version_number(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require_model(name, needed)
         try:
             await self.ui.call(action, name, number, fields)
         except ResourceDoesNotExist:
@@ -244,9 +291,11 @@ class RegistryPages:
         return RedirectResponse(f"/models/{urlpart(name)}/versions/{number}", status_code=303)
 
     async def _change_model(self, request: Request, action: Any) -> Response:
-        """Run `action(name, fields)`; 303 back to the model, or its page with the refusal."""
+        """Run `action(name, fields)` if the caller may edit the model; 303 back to the
+        model, or its page with the refusal."""
         name = request.path_params["name"]
         fields = await self.ui.form(request)
+        await Access.of(request).require_model(name, EDIT)
         try:
             await self.ui.call(action, name, fields)
         except ResourceDoesNotExist:
@@ -282,6 +331,64 @@ class RegistryPages:
             )
 
         return await self._change(request, act)
+
+    # -- creating, renaming, deleting --------------------------------------------------------
+
+    async def create_model(self, request: Request) -> Response:
+        fields = await self.ui.form(request)
+        name = fields.get("name", "").strip()
+        if not name:
+            return await self.index(
+                request, error="Give the new model a name", status=400, form=fields
+            )
+        description = fields.get("description", "").replace("\r\n", "\n").strip() or None
+        create = self.registry.create_registered_model
+        try:
+            await self.ui.call(create, name, None, description)
+        except CairnException as exc:
+            return await self.index(request, error=exc.message, status=exc.http_status, form=fields)
+        access = Access.of(request)
+        if access.authenticated:
+            await self.ui.call(access.creator_manages_model, name)
+        return RedirectResponse(f"/models/{urlpart(name)}", status_code=303)
+
+    async def rename_model(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        fields = await self.ui.form(request)
+        await Access.of(request).require_model(name, MANAGE)
+        new_name = fields.get("new_name", "").strip()
+        try:
+            await self.ui.call(self.registry.rename_registered_model, name, new_name)
+        except ResourceDoesNotExist:
+            raise
+        except CairnException as exc:
+            return await self.model(request, error=exc.message, status=exc.http_status, form=fields)
+        return RedirectResponse(f"/models/{urlpart(new_name)}", status_code=303)
+
+    async def confirm_delete(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        await Access.of(request).require_model(name, MANAGE)
+        model = await self.ui.call(self.registry.get_registered_model, name)
+        count = await self.ui.call(self._version_count, name)
+        return self.ui.render(
+            request,
+            "model_delete.html",
+            model=model,
+            version_count=count,
+            here=f"/models/{urlpart(name)}",
+        )
+
+    def _version_count(self, name: str) -> int:
+        """The model's versions, counted up to MAX_PAGE_SIZE (the page says "1000 or more")."""
+        found = self.registry.search_model_versions(version_filter(name), MAX_PAGE_SIZE)
+        return len(found)
+
+    async def delete_model(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        await self.ui.form(request)
+        await Access.of(request).require_model(name, MANAGE)
+        await self.ui.call(self.registry.delete_registered_model, name)
+        return RedirectResponse("/models", status_code=303)
 
     # -- descriptions and tags ---------------------------------------------------------------
 
@@ -356,7 +463,7 @@ class RegistryPages:
                 request_id, comment=text_field(fields, "comment")
             )
 
-        return await self._change(request, act)
+        return await self._change(request, act, MANAGE)
 
     async def reject_request(self, request: Request) -> Response:
         request_id = request_number(request)
@@ -367,7 +474,7 @@ class RegistryPages:
                 request_id, comment=text_field(fields, "comment")
             )
 
-        return await self._change(request, act)
+        return await self._change(request, act, MANAGE)
 
 
 def _aliases_by_version(aliases: dict[str, str]) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from cairn.ui.artifacts import ArtifactPages
 from cairn.ui.compare import ComparePages
 from cairn.ui.experiments import ExperimentPages
 from cairn.ui.pages import Ui
+from cairn.ui.permissions import PermissionPages
 from cairn.ui.registry import RegistryPages
 from cairn.ui.run_lifecycle import RunLifecyclePages
 from cairn.ui.run_page import RunPages
@@ -27,12 +28,15 @@ def ui_routes(ctx: ServerContext) -> list[BaseRoute]:
     ui = Ui(ctx)
     found: list[BaseRoute] = [Route("/static/{path:path}", static, methods=["GET"])]
     found.extend(ExperimentPages(ui).routes())
-    found.extend(RunsPages(ui).routes())
+    runs = RunsPages(ui)
+    found.extend(runs.routes())
     found.extend(RunLifecyclePages(ui).routes())
     found.extend(RunPages(ui).routes())
     found.extend(ArtifactPages(ui).routes())
     found.extend(ComparePages(ui).routes())
-    found.extend(RegistryPages(ui).routes())
+    registry = RegistryPages(ui)
+    found.extend(registry.routes())
+    found.extend(PermissionPages(ui, runs.show, registry.model).routes())
     return found
 
 

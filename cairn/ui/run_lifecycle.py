@@ -10,6 +10,9 @@ token. Every run must belong to the experiment in the path, else the whole reque
 404 and nothing changes. Runs are deleted and restored through the tracking store, as by the
 REST API's `runs/delete` and `runs/restore`; deleted runs are listed by the table's
 `view=deleted` (or `all`), where each has a Restore button.
+
+With authentication on, all three need MANAGE on the experiment, like the REST routes (see
+`access`): 404 when the caller may not read it, 403 when they may but not manage it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from cairn.ui.access import MANAGE, Access
 from cairn.ui.experiments import experiment_id
 from cairn.ui.pages import Ui, redirect_back
 from cairn.ui.queries import runs_by_id
@@ -65,6 +69,7 @@ class RunLifecyclePages:
 
     async def confirm(self, request: Request) -> Response:
         eid = experiment_id(request)
+        await Access.of(request).require(eid, MANAGE)
         experiment = await self.ui.call(self.ui.store.get_experiment, eid)
         ids = run_ids(request.query_params.getlist("run"))
         chosen = await self.ui.call(self._runs_of, eid, ids)
@@ -84,6 +89,7 @@ class RunLifecyclePages:
     async def delete(self, request: Request) -> Response:
         eid = experiment_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require(eid, MANAGE)
         ids = run_ids(fields.get("runs", "").split(","))
 
         def work() -> None:
@@ -97,6 +103,7 @@ class RunLifecyclePages:
     async def restore(self, request: Request) -> Response:
         eid = experiment_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require(eid, MANAGE)
         ids = [fields.get("run", "").strip()]
         if not ids[0]:
             raise InvalidParameterValue("No run to restore")

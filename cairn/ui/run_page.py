@@ -8,6 +8,10 @@
 
 Chart data is the metric's whole history downsampled on the server (`chart_data`), as
 `{"key", "total", "points": [[step, timestamp_ms, value], …]}` with NaN and ±∞ as null.
+
+With authentication on (see `access`), a run inherits its experiment's permissions: the page
+and its chart data need READ (a run the caller may not read answers as a missing one), tags
+and the description EDIT; the forms show only to callers who may use them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from cairn.entities import Run, RunTag
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from cairn.ui.access import EDIT, Access, missing_run
 from cairn.ui.chart_data import chart_points
 from cairn.ui.downsample import MAX_POINTS
 from cairn.ui.pages import Ui
@@ -56,6 +61,10 @@ class RunPages:
 
     async def show(self, request: Request) -> Response:
         run = await self._run(request)
+        try:
+            rights = await Access.of(request).require(run.info.experiment_id)
+        except ResourceDoesNotExist:
+            raise missing_run(run.info.run_id) from None
         experiment = await self.ui.call(self.ui.store.get_experiment, run.info.experiment_id)
         tags = run.data.tags
         user_tags = {k: v for k, v in sorted(tags.items()) if not k.startswith(SYSTEM_PREFIX)}
@@ -77,6 +86,7 @@ class RunPages:
             user=run.info.user_id or tags.get(USER_TAG, ""),
             datasets=run.inputs.dataset_inputs,
             error=request.query_params.get("error", ""),
+            may=rights,
         )
 
     async def history(self, request: Request) -> Response:
@@ -87,6 +97,7 @@ class RunPages:
         raw = request.query_params.get("points", str(MAX_POINTS))
         if not raw.isdigit() or not 4 <= int(raw) <= MAX_CHART_POINTS:
             raise InvalidParameterValue(f"points must be 4 to {MAX_CHART_POINTS}, got {raw!r}")
+        await Access.of(request).require_run(rid)
         total, points = await self.ui.call(chart_points, self.ui.store, rid, key, int(raw))
         body = orjson.dumps({"key": key, "total": total, "points": points})
         return Response(body, media_type="application/json")
@@ -94,6 +105,7 @@ class RunPages:
     async def set_tag(self, request: Request) -> Response:
         rid = run_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require_run(rid, EDIT)
         key = fields.get("key", "").strip()
         await self.ui.call(self.ui.store.set_tag, rid, RunTag(key, fields.get("value", "")))
         return RedirectResponse(f"/runs/{rid}#tags", status_code=303)
@@ -101,12 +113,14 @@ class RunPages:
     async def delete_tag(self, request: Request) -> Response:
         rid = run_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require_run(rid, EDIT)
         await self.ui.call(self.ui.store.delete_tag, rid, fields.get("key", ""))
         return RedirectResponse(f"/runs/{rid}#tags", status_code=303)
 
     async def describe(self, request: Request) -> Response:
         rid = run_id(request)
         fields = await self.ui.form(request)
+        await Access.of(request).require_run(rid, EDIT)
         text = fields.get("description", "").replace("\r\n", "\n")
         await self.ui.call(self.ui.store.set_tag, rid, RunTag(NOTE_TAG, text))
         return RedirectResponse(f"/runs/{rid}", status_code=303)

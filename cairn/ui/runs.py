@@ -5,6 +5,11 @@ The query string is the whole state (see `runs_view`). An htmx request targeting
 pushes the new URL. A bad filter or sort answers 400 with the page (or table) rendered and
 the parse error shown next to the control; htmx is configured to swap 400 answers in.
 
+With authentication on (see `access`), the page needs READ on the experiment (without it
+the experiment answers as missing), the delete and restore controls show only with MANAGE,
+and callers with MANAGE (and admins) get the experiment's permissions panel
+(`permissions`).
+
 Nested runs: within a page, a run whose parent (`mlflow.parentRunId`) is on the same page is
 moved under it and indented; one whose parent is elsewhere stays in place with a link to it.
 """
@@ -20,8 +25,10 @@ from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import InvalidFilter
 from cairn.search import RUNS, parse_filter
+from cairn.ui.access import Access
 from cairn.ui.experiments import experiment_id
 from cairn.ui.pages import Ui, is_partial
+from cairn.ui.permissions import PermissionsPanel, panel_of
 from cairn.ui.queries import RunsPage, column_keys, run_counts, runs_page
 from cairn.ui.runs_view import ATTRIBUTES, RunsView
 
@@ -117,10 +124,21 @@ class RunsPages:
     def routes(self) -> list[BaseRoute]:
         return [Route("/experiments/{experiment_id}", self.ui.page(self.show), methods=["GET"])]
 
-    async def show(self, request: Request) -> Response:
+    async def show(
+        self, request: Request, panel_error: str = "", status: int = 200, form: Any = None
+    ) -> Response:
+        """The page; a refused permission change (`permissions`) renders it again with its
+        message in the panel, its `status`, and what was typed (`form`)."""
         eid = experiment_id(request)
         store = self.ui.store
+        access = Access.of(request)
+        rights = await access.require(eid)
         experiment = await self.ui.call(store.get_experiment, eid)
+        panel: PermissionsPanel | None = None
+        if access.authenticated and rights.manage:
+            panel = await self.ui.call(
+                panel_of, access, rights, int(eid), error=panel_error, form=form or {}
+            )
         view, errors = RunsView.from_query(request.query_params.multi_items())
         keys = await self.ui.call(column_keys, store, int(eid), stages=view.stages)
         view = view.with_default_columns({"metrics": keys.metrics, "params": keys.params})
@@ -150,7 +168,10 @@ class RunsPages:
             "run_count": counts.get(eid, 0),
             "filter_error": filter_error,
             "errors": errors,
+            "may": rights,
+            "panel": panel,
         }
-        status = 400 if filter_error or errors else 200
+        if status == 200 and (filter_error or errors):
+            status = 400
         template = "_runs_table.html" if is_partial(request, "runs") else "experiment.html"
         return self.ui.render(request, template, status=status, **context)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from starlette.requests import Request
+from starlette.responses import Response
 
 from cairn.ui.csrf import COOKIE, FIELD, HEADER, CsrfTokens
 from tests.ui.conftest import UiClient
@@ -18,6 +19,19 @@ def request_with(cookie: str | None = None, header: str | None = None) -> Reques
     if header is not None:
         headers.append((HEADER.encode(), header.encode()))
     return Request({"type": "http", "method": "POST", "headers": headers, "path": "/"})
+
+
+@pytest.mark.parametrize(("scheme", "secure"), [("http", False), ("https", True)])
+def test_the_cookie_is_strict_http_only_and_secure_over_https(scheme: str, secure: bool) -> None:
+    tokens = CsrfTokens("s")
+    request = Request(
+        {"type": "http", "method": "GET", "headers": [], "path": "/", "scheme": scheme}
+    )
+    response = Response()
+    tokens.set_cookie(request, response, tokens.new_token())
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert ("; secure" in cookie) is secure
 
 
 def test_tokens_are_signed_by_their_secret() -> None:
