@@ -197,12 +197,60 @@ SERVER_MAX_BODY_BYTES = Setting(
     "Largest JSON request body the server accepts (413 beyond it); artifact uploads are "
     "streamed and not limited by this.",
 )
+SERVER_REQUEST_IDLE_SECONDS = Setting(
+    "server_request_idle_seconds",
+    "CAIRN_SERVER_REQUEST_IDLE_SECONDS",
+    "60",
+    "Seconds the server waits for a request, or the rest of one (headers, body), without "
+    "receiving a byte before it closes the connection; 0 waits forever. Uploads that keep "
+    "sending, however slowly, are not affected.",
+)
 UI_CSRF_SECRET = Setting(
     "ui_csrf_secret",
     "CAIRN_UI_CSRF_SECRET",
     None,
     "Key that signs the web UI's CSRF tokens. Unset, `cairn server` draws a random one at "
     "start (shared by its workers); set it to share tokens between servers behind one address.",
+)
+
+ALLOWED_HOSTS = Setting(
+    "allowed_hosts",
+    "CAIRN_ALLOWED_HOSTS",
+    None,
+    "Comma-separated host names the server answers to (the Host header; others get 403, a "
+    "guard against DNS rebinding), as --allowed-hosts. IP addresses, localhost and names "
+    "without a dot are always allowed; `.example.com` allows example.com and its subdomains; "
+    "`*` allows any name.",
+)
+CORS_ALLOWED_ORIGINS = Setting(
+    "cors_allowed_origins",
+    "CAIRN_CORS_ALLOWED_ORIGINS",
+    None,
+    "Comma-separated origins (`https://dash.example.com`) whose web pages may call the API "
+    "from a browser (CORS, without credentials), as --cors-allowed-origins. Unset: none; "
+    "cross-origin writes from other origins are refused.",
+)
+TRUSTED_PROXIES = Setting(
+    "trusted_proxies",
+    "CAIRN_TRUSTED_PROXIES",
+    None,
+    "Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/8`) of reverse proxies "
+    "whose X-Forwarded-For/-Proto/-Host and user header are believed. Unset: none, those "
+    "headers are ignored.",
+)
+AUTH_PROXY_HEADER = Setting(
+    "auth_proxy_header",
+    "CAIRN_AUTH_PROXY_HEADER",
+    None,
+    "With --auth: a request from a trusted proxy carrying this header (X-Forwarded-User, "
+    "X-Auth-Request-User, ...) is authenticated as the user it names.",
+)
+AUTH_PROXY_CREATE_USERS = Setting(
+    "auth_proxy_create_users",
+    "CAIRN_AUTH_PROXY_CREATE_USERS",
+    "false",
+    "Create a user (non-admin, no usable password) the first time a trusted proxy names one "
+    "the database does not have. Off: such requests get 403 until an admin creates the user.",
 )
 
 # -- authentication and audit (`cairn server --auth`) -------------------------------------------
@@ -336,13 +384,19 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     HTTP_REQUEST_TIMEOUT,
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
+    SERVER_REQUEST_IDLE_SECONDS,
     UI_CSRF_SECRET,
+    ALLOWED_HOSTS,
+    CORS_ALLOWED_ORIGINS,
+    TRUSTED_PROXIES,
     AUTH,
     ADMIN_USERNAME,
     ADMIN_PASSWORD,
     AUTH_CACHE_SECONDS,
     AUTH_MAX_FAILURES,
     AUTH_DEFAULT_PERMISSION,
+    AUTH_PROXY_HEADER,
+    AUTH_PROXY_CREATE_USERS,
     SCORING_WORKERS,
     SCORING_REQUEST_TIMEOUT,
     SCORING_MAX_BODY_BYTES,

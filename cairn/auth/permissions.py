@@ -1,16 +1,20 @@
-"""Permissions per experiment (table `experiment_permissions`): who may read, edit or manage it.
+"""Permissions per experiment and per registered model: who may read, edit or manage it.
 
-A user's level on an experiment is their row in the table, else the server-wide default
-(`CAIRN_AUTH_DEFAULT_PERMISSION`, READ like MLflow's basic-auth app). Admins have every level
-everywhere and are never looked up. Runs, their metrics, params, tags, artifacts and datasets,
-and logged models, inherit the level of their experiment.
+A user's level on a resource is their row in its table (`experiment_permissions`,
+`registered_model_permissions`), else the server-wide default (`CAIRN_AUTH_DEFAULT_PERMISSION`,
+READ like MLflow's basic-auth app). Admins have every level everywhere and are never looked
+up. Runs, their metrics, params, tags, artifacts and datasets, and logged models, inherit the
+level of their experiment; model versions, aliases and transition requests that of their model.
 
 Levels are ordered: NO_PERMISSIONS < READ < EDIT < MANAGE; a route needing READ admits EDIT
 and MANAGE. `readable_condition` says the same thing in SQL, so searches filter inside their
 query and pages stay full.
 
-Registered models will follow with a table of the same shape: `PermissionStore` keeps the
-resource's table and key column in a `ResourceKind`, so they need a second kind, not new code.
+`PermissionStore` keeps each resource's table and key columns in a `ResourceKind`
+(`EXPERIMENT`, `REGISTERED_MODEL`): one code path serves both. Registered models are keyed by
+their internal `model_pk` (a rename keeps the rows; a delete removes them); the API names them,
+so the store's grant, revoke, get and list take a resource as the API names it
+(`ResourceKind.named_by`), while `level` and `readable_condition` work on the key.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ from sqlalchemy.exc import IntegrityError
 
 from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from cairn.store.sql.engine import run_read, run_write
-from cairn.store.sql.schema import experiment_permissions, experiments, runs, users
+from cairn.store.sql.schema import (
+    experiment_permissions,
+    experiments,
+    registered_model_permissions,
+    registered_models,
+    runs,
+    users,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Column, Connection, Engine
@@ -59,6 +70,9 @@ class ResourceKind:
     table: Table
     key: Column[Any]  # the permission table's resource key
     target: Column[Any]  # the resource table's key (to check the resource exists)
+    named_by: Column[Any]  # how the API names a resource: experiment id, model name
+    field: str  # the name of that field in MLflow's requests and answers
+    field_prefix: str  # MLflow's answers are {"<prefix>_permission": …}
 
 
 EXPERIMENT = ResourceKind(
@@ -66,6 +80,18 @@ EXPERIMENT = ResourceKind(
     experiment_permissions,
     experiment_permissions.c.experiment_id,
     experiments.c.experiment_id,
+    experiments.c.experiment_id,
+    "experiment_id",
+    "experiment",
+)
+REGISTERED_MODEL = ResourceKind(
+    "registered model",
+    registered_model_permissions,
+    registered_model_permissions.c.model_pk,
+    registered_models.c.model_pk,
+    registered_models.c.name,
+    "name",
+    "registered_model",
 )
 
 
@@ -77,9 +103,10 @@ class Grant:
     user_id: int = 0
 
     def to_dict(self, kind: ResourceKind = EXPERIMENT) -> dict[str, Any]:
-        """MLflow's `ExperimentPermission` fields, and the user's name."""
+        """MLflow's `ExperimentPermission` / `RegisteredModelPermission` fields, and the
+        user's name."""
         return {
-            f"{kind.name}_id": self.resource_id,
+            kind.field: self.resource_id,
             "user_id": self.user_id,
             "username": self.username,
             "permission": self.permission.name,
@@ -113,6 +140,13 @@ class PermissionStore:
         found = run_read(self.engine, lambda conn: conn.execute(query).scalar())
         return None if found is None else int(found)
 
+    def model_pk(self, name: str) -> int | None:
+        """The key of the registered model called `name` (the exact name, as the registry
+        looks it up), None when there is none."""
+        query = select(registered_models.c.model_pk).where(registered_models.c.name == name)
+        found = run_read(self.engine, lambda conn: conn.execute(query).scalar())
+        return None if found is None else int(found)
+
     def experiment_by_name(self, name: str) -> int | None:
         query = select(experiments.c.experiment_id).where(experiments.c.name == name)
         found = run_read(self.engine, lambda conn: conn.execute(query).scalar())
@@ -135,96 +169,100 @@ class PermissionStore:
 
     def list(
         self,
-        resource_id: int | None = None,
+        resource: int | str | None = None,
         username: str | None = None,
         kind: ResourceKind = EXPERIMENT,
     ) -> list[Grant]:
-        """The rows, for one resource and/or one user (every row when both are None)."""
-        query = select(kind.key, _u.username, kind.table.c.permission, _u.user_id).join(
-            users, _u.user_id == kind.table.c.user_id
+        """The rows, for one resource (as the API names it: `ResourceKind.named_by`) and/or
+        one user; every row when both are None."""
+        query = (
+            select(kind.named_by, _u.username, kind.table.c.permission, _u.user_id)
+            .join(users, _u.user_id == kind.table.c.user_id)
+            .join(kind.target.table, kind.target == kind.key)
         )
-        if resource_id is not None:
-            query = query.where(kind.key == resource_id)
+        if resource is not None:
+            query = query.where(kind.named_by == resource)
         if username is not None:
             query = query.where(_u.username == username)
-        query = query.order_by(kind.key, _u.username)
+        query = query.order_by(kind.named_by, _u.username)
         rows = run_read(self.engine, lambda conn: conn.execute(query).all())
         return [Grant(str(r[0]), r[1], Permission[r[2]], int(r[3])) for r in rows]
 
-    def get(self, resource_id: int, username: str, kind: ResourceKind = EXPERIMENT) -> Grant:
+    def get(self, resource: int | str, username: str, kind: ResourceKind = EXPERIMENT) -> Grant:
         """`username`'s own row on the resource; ResourceDoesNotExist when there is none."""
-        found = self.list(resource_id, username, kind)
+        found = self.list(resource, username, kind)
         if not found:
             raise ResourceDoesNotExist(
-                f"No permission for user {username!r} on {kind.name} {resource_id}"
+                f"No permission for user {username!r} on {resource_label(kind, resource)}"
             )
         return found[0]
 
     # -- writing -------------------------------------------------------------------------------
     def grant(
         self,
-        resource_id: int,
+        resource: int | str,
         username: str,
         permission: Permission,
         kind: ResourceKind = EXPERIMENT,
         *,
         replace: bool = True,
     ) -> Grant:
-        """Set `username`'s level on the resource. With `replace=False` an existing row is
-        an error (ResourceAlreadyExists), as MLflow's `permissions/create` answers."""
+        """Set `username`'s level on the resource (named as the API names it). With
+        `replace=False` an existing row is an error (ResourceAlreadyExists), as MLflow's
+        `permissions/create` answers."""
+        taken = f"User {username!r} already has a permission on {resource_label(kind, resource)}"
 
         def work(conn: Connection) -> Grant:
-            user_id = self._ids(conn, resource_id, username, kind)
-            where = (kind.key == resource_id, kind.table.c.user_id == user_id)
+            user_id, key = self._ids(conn, resource, username, kind)
+            where = (kind.key == key, kind.table.c.user_id == user_id)
             present = conn.execute(select(kind.table.c.permission).where(*where)).first()
             if present is not None and not replace:
-                raise ResourceAlreadyExists(
-                    f"User {username!r} already has a permission on {kind.name} {resource_id}"
-                )
+                raise ResourceAlreadyExists(taken)
             if present is None:
-                conn.execute(
-                    kind.table.insert().values(
-                        {
-                            kind.key.name: resource_id,
-                            "user_id": user_id,
-                            "permission": permission.name,
-                        }
-                    )
-                )
+                row = {kind.key.name: key, "user_id": user_id, "permission": permission.name}
+                conn.execute(kind.table.insert().values(row))
             else:
                 conn.execute(update(kind.table).where(*where).values(permission=permission.name))
-            return Grant(str(resource_id), username, permission, user_id)
+            return Grant(str(resource), username, permission, user_id)
 
         try:
             return run_write(self.engine, work)
         except IntegrityError as exc:  # a concurrent grant of the same pair
-            raise ResourceAlreadyExists(
-                f"User {username!r} already has a permission on {kind.name} {resource_id}"
-            ) from exc
+            raise ResourceAlreadyExists(taken) from exc
 
-    def revoke(self, resource_id: int, username: str, kind: ResourceKind = EXPERIMENT) -> None:
+    def revoke(self, resource: int | str, username: str, kind: ResourceKind = EXPERIMENT) -> None:
         """Remove `username`'s row: they fall back to the default level."""
 
         def work(conn: Connection) -> None:
-            user_id = self._ids(conn, resource_id, username, kind)
+            user_id, key = self._ids(conn, resource, username, kind)
             done = conn.execute(
-                delete(kind.table).where(kind.key == resource_id, kind.table.c.user_id == user_id)
+                delete(kind.table).where(kind.key == key, kind.table.c.user_id == user_id)
             )
             if not done.rowcount:
                 raise ResourceDoesNotExist(
-                    f"No permission for user {username!r} on {kind.name} {resource_id}"
+                    f"No permission for user {username!r} on {resource_label(kind, resource)}"
                 )
 
         run_write(self.engine, work)
 
     @staticmethod
-    def _ids(conn: Connection, resource_id: int, username: str, kind: ResourceKind) -> int:
+    def _ids(
+        conn: Connection, resource: int | str, username: str, kind: ResourceKind
+    ) -> tuple[int, int]:
+        """(the user's id, the resource's key); ResourceDoesNotExist when either is missing."""
         user_id = conn.execute(select(_u.user_id).where(_u.username == username)).scalar()
         if user_id is None:
             raise ResourceDoesNotExist(f"No user named {username!r}")
-        if conn.execute(select(kind.target).where(kind.target == resource_id)).first() is None:
-            raise ResourceDoesNotExist(f"No {kind.name} with id {resource_id}")
-        return int(user_id)
+        key = conn.execute(select(kind.target).where(kind.named_by == resource)).scalar()
+        if key is None:
+            named = f"named {resource!r}" if isinstance(resource, str) else f"with id {resource}"
+            raise ResourceDoesNotExist(f"No {kind.name} {named}")
+        return int(user_id), int(key)
+
+
+def resource_label(kind: ResourceKind, resource: int | str) -> str:
+    """`experiment 3`, `registered model 'churn'`."""
+    return f"{kind.name} {resource!r}" if isinstance(resource, str) else f"{kind.name} {resource}"
 
 
 def parse_resource_id(value: object, kind: ResourceKind = EXPERIMENT) -> int:

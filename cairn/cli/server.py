@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cairn import settings
 from cairn.cli.output import print_note, stdout
 
 DEFAULT_BACKEND = "sqlite:///cairn-data/cairn.db"
@@ -67,9 +68,47 @@ def server(
         str | None,
         typer.Option("--ssl-keyfile", help="Private key of --ssl-certfile, PEM."),
     ] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--allowed-hosts",
+            envvar=settings.ALLOWED_HOSTS.env,
+            help="Comma-separated host names the server answers to (Host header; others get "
+            "403, against DNS rebinding). IP addresses, localhost and names without a dot "
+            "always work; `.example.com` covers subdomains; `*` allows any.",
+        ),
+    ] = None,
+    cors_allowed_origins: Annotated[
+        str | None,
+        typer.Option(
+            "--cors-allowed-origins",
+            envvar=settings.CORS_ALLOWED_ORIGINS.env,
+            help="Comma-separated origins (https://dash.example.com) whose pages may call the "
+            "API from a browser. Default: none.",
+        ),
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-proxies",
+            envvar=settings.TRUSTED_PROXIES.env,
+            help="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-* "
+            "headers (and --auth-proxy-header) are believed. Default: none.",
+        ),
+    ] = None,
+    auth_proxy_header: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-proxy-header",
+            envvar=settings.AUTH_PROXY_HEADER.env,
+            help="With --auth, a request from a trusted proxy is authenticated as the user this "
+            "header names (e.g. X-Forwarded-User); see docs/security.md.",
+        ),
+    ] = None,
 ) -> None:
     """Run the tracking server: MLflow's REST API, the artifact proxy, /health and /version."""
     from cairn.server.config import ServerConfig
+    from cairn.server.headers import split_list
     from cairn.server.runner import serve
 
     config = ServerConfig(
@@ -83,6 +122,10 @@ def server(
         auth=auth,
         ssl_certfile=str(Path(ssl_certfile).resolve()) if ssl_certfile else None,
         ssl_keyfile=str(Path(ssl_keyfile).resolve()) if ssl_keyfile else None,
+        allowed_hosts=split_list(allowed_hosts),
+        cors_allowed_origins=split_list(cors_allowed_origins),
+        trusted_proxies=split_list(trusted_proxies),
+        auth_proxy_header=auth_proxy_header or None,
     ).resolved()  # refuse a bad configuration before announcing a URL
     if bool(ssl_certfile) != bool(ssl_keyfile):
         from cairn.exceptions import InvalidParameterValue
@@ -93,5 +136,14 @@ def server(
             "Authentication is on without TLS: passwords and tokens cross the network in the "
             "clear unless a TLS proxy sits in front (see --ssl-certfile)."
         )
+    if auth_proxy_header and not trusted_proxies:
+        from cairn.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue(
+            "--auth-proxy-header needs --trusted-proxies (CAIRN_TRUSTED_PROXIES): the header "
+            "is believed only from those addresses"
+        )
+    if auth_proxy_header and not auth:
+        print_note("--auth-proxy-header has no effect without --auth.")
     stdout().print(f"Cairn tracking server at {config.url}", soft_wrap=True)
     serve(config)

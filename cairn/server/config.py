@@ -31,6 +31,15 @@ class ServerConfig:
     auth: bool = False  # `--auth`: credentials on every non-public route, see cairn.server.auth
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Header rules (see cairn.server.headers): names, origins and proxies, as given.
+    allowed_hosts: tuple[str, ...] = field(default_factory=lambda: _listed(settings.ALLOWED_HOSTS))
+    cors_allowed_origins: tuple[str, ...] = field(
+        default_factory=lambda: _listed(settings.CORS_ALLOWED_ORIGINS)
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: _listed(settings.TRUSTED_PROXIES)
+    )
+    auth_proxy_header: str | None = field(default_factory=lambda: settings.AUTH_PROXY_HEADER.get())
 
     def resolved(self) -> ServerConfig:
         """The same configuration with relative local paths made absolute (workers may chdir)."""
@@ -43,6 +52,9 @@ class ServerConfig:
                 f"--backend-store-uri must be a database (sqlite:///, postgresql://, "
                 f"mysql://), not another server: {self.backend_store_uri!r}"
             )
+        from cairn.server.headers import HeaderRules
+
+        HeaderRules.from_config(self)  # refuses a malformed origin, proxy or header name
         destination = self.artifacts_destination
         if "://" not in destination and not destination.startswith("file:"):
             destination = str(Path(destination).expanduser().resolve())
@@ -79,7 +91,19 @@ class ServerConfig:
         raw = os.environ.get(CONFIG_ENV)
         if not raw:
             return cls().resolved()
-        return cls(**json.loads(raw))
+        values = json.loads(raw)
+        for name in _LISTS:
+            values[name] = tuple(values.get(name, ()))
+        return cls(**values)
+
+
+_LISTS = ("allowed_hosts", "cors_allowed_origins", "trusted_proxies")
+
+
+def _listed(setting: settings.Setting) -> tuple[str, ...]:
+    from cairn.server.headers import split_list
+
+    return split_list(setting.get())
 
 
 def _max_body_bytes() -> int:

@@ -6,10 +6,13 @@ schemathesis fuzzes in CI.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from cairn.server import proxy
 from cairn.server.endpoints import Endpoint, all_endpoints
@@ -26,9 +29,20 @@ ERROR_RESPONSES = {
 }
 
 
-def openapi_document(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
+def openapi_route() -> Route:
+    """`GET /openapi.json`: the document, built once on first request."""
+    return Route("/openapi.json", serve_openapi, methods=["GET"])
+
+
+async def serve_openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document (the same for every app: it describes the endpoint table)."""
+    from cairn.version import __version__
+
     paths: dict[str, dict[str, Any]] = {
         "/health": {"get": _plain("Liveness check; answers OK")},
         "/version": {"get": _plain("The server's version")},
@@ -41,16 +55,15 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     from cairn.server.auth.routes import openapi_paths as account_paths
 
     paths.update(account_paths())
-    app.openapi_schema = {
+    return {
         "openapi": "3.1.0",
         "info": {
-            "title": app.title,
-            "version": app.version,
+            "title": "Cairn tracking server",
+            "version": __version__,
             "description": "MLflow-compatible tracking REST API served by Cairn.",
         },
         "paths": paths,
     }
-    return app.openapi_schema
 
 
 def operation(endpoint: Endpoint, method: str) -> dict[str, Any]:

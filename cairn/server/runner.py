@@ -22,6 +22,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cairn.server.config import CONFIG_ENV, ServerConfig
+from cairn.server.headers import HeaderGuard, HeaderRules
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -106,19 +107,56 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     embedded database, which run on the event loop anyway) are answered right here, from
     the parser's callbacks, when the request is plain: its body length is declared and within
     the limit, nothing else is in flight on the connection, the client is reading its answers
-    (writing is not paused), no `Expect: 100-continue`, no escaped path, no concurrency limit.
-    Anything else takes uvicorn's path unchanged.
+    (writing is not paused), no `Expect: 100-continue`, no escaped path, no concurrency limit,
+    no `Origin` header and nothing the header rules (`cairn.server.headers`) refuse. Anything
+    else takes uvicorn's path unchanged.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inline = _inline_table(self.app)
+        self._rules = _header_rules(self.app)
         self._answer: tuple[Any, bytes, bytes, bool] | None = None
         self._body: list[bytes] = []
+        # Stalled clients (security corpus §8): see `_check_stalled`.
+        self._awaiting = True  # a request, or the rest of one, is due from the client
+        self._received = False  # bytes arrived since the last check
+        self._stall_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         set_nodelay(transport)
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        if request_idle_seconds():
+            self._stall_check = self.loop.call_later(request_idle_seconds(), self._check_stalled)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall_check is not None:
+            self._stall_check.cancel()
+            self._stall_check = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._received = True
+        super().data_received(data)
+
+    def _check_stalled(self) -> None:
+        """Close a connection whose client owes a request, or the rest of one, and sent
+        nothing for a whole period: uvicorn has no such timeout, and each stalled client
+        would otherwise hold a connection (and a file descriptor) for ever. A client that
+        keeps sending, however slowly, or that the server has stopped reading from (flow
+        control), is not stalled; one whose request is complete is the app's to answer."""
+        self._stall_check = None
+        if self.transport.is_closing():
+            return
+        if self._awaiting and not self._received and not self.flow.read_paused:
+            self.transport.close()
+            return
+        self._received = False
+        self._stall_check = self.loop.call_later(request_idle_seconds(), self._check_stalled)
+
+    def on_message_begin(self) -> None:
+        self._awaiting = True
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         if self._inline and self._take_inline():
@@ -157,12 +195,18 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
                 authorization = value
         if length > limit:
             return False  # uvicorn's path answers 413
+        address = self.client[0] if self.client else ""
+        proxy_user = None
+        if self._rules is not None:  # cairn.server.headers.HeaderGuard's checks
+            seen = self._rules.inspect(method, self.headers, address)
+            if seen.refusal is not None or seen.origin is not None:
+                return False  # refused, or CORS headers to add: uvicorn's path and the guard
+            address, proxy_user = seen.client, seen.proxy_user
         admit = getattr(answer, "admit", None)
         if admit is not None:  # authentication is on (cairn.server.auth.gate.SecuredAnswer)
-            identity = admit(authorization)
+            identity = admit(authorization, proxy_user)
             if identity is None:
                 return False  # the gate, on uvicorn's path, verifies or refuses
-            address = self.client[0] if self.client else ""
             answer = functools.partial(answer, identity=identity, address=address)
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         self._answer = (answer, parsed.query or b"", content_type, keep_alive)
@@ -185,6 +229,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._awaiting = False
         if self._answer is None:
             super().on_message_complete()
             return
@@ -206,6 +251,25 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self.on_response_complete()  # request count, read resumption, keep-alive timer
 
 
+@functools.cache
+def request_idle_seconds() -> float:
+    """CAIRN_SERVER_REQUEST_IDLE_SECONDS, checked (0 switches the stall check off)."""
+    from cairn import settings
+    from cairn.exceptions import InvalidParameterValue
+
+    raw = settings.SERVER_REQUEST_IDLE_SECONDS.get() or "0"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise InvalidParameterValue(
+            f"{settings.SERVER_REQUEST_IDLE_SECONDS.env} must be a number of seconds (0 for "
+            f"no limit), not {raw!r}"
+        )
+    return seconds
+
+
 def _inline_table(app: Any) -> dict[tuple[bytes, bytes], tuple[Any, int]]:
     """`ExactRoutes.inline` of the app inside uvicorn's middleware wrappers, if there is one;
     with authentication on, the auth gate's (found first, outermost) with its checks applied."""
@@ -223,6 +287,17 @@ def _inline_table(app: Any) -> dict[tuple[bytes, bytes], tuple[Any, int]]:
     return {}
 
 
+def _header_rules(app: Any) -> HeaderRules | None:
+    """The rules of the `HeaderGuard` among uvicorn's middleware wrappers, if there is one."""
+    for _ in range(8):
+        if isinstance(app, HeaderGuard):
+            return app.rules
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
+
+
 @functools.cache
 def _status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
@@ -235,6 +310,7 @@ def serve(config: ServerConfig) -> None:
     from cairn.store import get_tracking_store
 
     config = config.resolved()
+    request_idle_seconds()  # a bad value stops the start here, not in each connection
     store = get_tracking_store(config.backend_store_uri, config.artifact_root)  # migrate once
     if config.auth:
         _first_admin(store)
@@ -255,6 +331,9 @@ def serve(config: ServerConfig) -> None:
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
+        # X-Forwarded-* are Cairn's to judge (CAIRN_TRUSTED_PROXIES, cairn.server.headers):
+        # uvicorn's own handling would believe them from 127.0.0.1 whatever Cairn is told.
+        proxy_headers=False,
         ssl_certfile=config.ssl_certfile,
         ssl_keyfile=config.ssl_keyfile,
     )

@@ -26,7 +26,7 @@ from cairn.artifacts.paths import is_inside, resolve_under_root, validate_artifa
 from cairn.artifacts.registry import LOCAL_SCHEME, uri_scheme
 from cairn.exceptions import InvalidParameterValue, PermissionDenied
 from cairn.server.config import PROXY_SCHEME, ServerConfig
-from cairn.store.model_sources import REGISTRY_DIRECTORY
+from cairn.store.model_sources import REGISTRY_DIRECTORY, check_decodings
 
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 MAX_DECODINGS = 4
@@ -111,8 +111,17 @@ class ServerStorage:
 
     def check_location(self, uri: str) -> None:
         """Refuse an experiment artifact location the server could not safely serve."""
-        if "\x00" in uri or ".." in uri.replace("\\", "/").split("/"):
-            raise InvalidParameterValue(f"Invalid artifact location {uri!r}")
+        check_decodings(uri, "artifact location")
+        parts = urlsplit(uri)
+        if parts.scheme.lower() in ("http", "https") or (
+            parts.scheme == PROXY_SCHEME and parts.netloc
+        ):
+            # Clients resolve such a location to that host, so every run logged to the
+            # experiment would upload its artifacts there.
+            raise InvalidParameterValue(
+                f"Artifact location {uri!r} names another host; give "
+                f"{PROXY_SCHEME}:/<path> for this server's artifact store"
+            )
         self.repository(uri)
         location = self._local_location(uri)
         if (

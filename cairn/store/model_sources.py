@@ -78,20 +78,7 @@ def check_source_text(source: object) -> str:
         raise InvalidParameterValue(
             f"source is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}."
         )
-    current = source
-    for _ in range(MAX_DECODINGS + 1):
-        if "\x00" in current:
-            raise InvalidParameterValue(f"Invalid model source {source!r}: NUL bytes")
-        if ".." in current.replace("\\", "/").split("/"):
-            raise InvalidParameterValue(
-                f"Invalid model source {source!r}: '..' segments are not allowed"
-            )
-        decoded = unquote(current)
-        if decoded == current:
-            break
-        current = decoded
-    else:
-        raise InvalidParameterValue(f"Invalid model source {source!r}: too many encodings")
+    check_decodings(source, "model source")
     scheme = source.partition(":")[0].lower() if ":" in source else ""
     local = uri_scheme(source) == LOCAL_SCHEME and scheme != "file"
     if local and not PurePosixPath(source).is_absolute():
@@ -100,6 +87,22 @@ def check_source_text(source: object) -> str:
             "URI) or an absolute path inside the artifact store"
         )
     return source
+
+
+def check_decodings(text: str, what: str) -> None:
+    """Refuse NUL bytes and `..` segments (`/` or `\\` separated) in `text` and in every
+    string it percent-decodes to: whoever decodes it once more must not be led out either."""
+    current = text
+    for _ in range(MAX_DECODINGS + 1):
+        if "\x00" in current:
+            raise InvalidParameterValue(f"Invalid {what} {text!r}: NUL bytes")
+        if ".." in current.replace("\\", "/").split("/"):
+            raise InvalidParameterValue(f"Invalid {what} {text!r}: '..' segments are not allowed")
+        decoded = unquote(current)
+        if decoded == current:
+            return
+        current = decoded
+    raise InvalidParameterValue(f"Invalid {what} {text!r}: too many encodings")
 
 
 def copy_files(access: ArtifactAccess, source_uri: str, target_uri: str) -> None:

@@ -3,7 +3,7 @@
 Beyond MLflow, and per the security corpus: model names may not hold percent-encoded
 sequences, control characters or surrounding whitespace, and `name_key` folds case, Unicode
 compatibility forms and common Cyrillic/Greek homoglyphs so that look-alikes of an existing
-name are refused.
+name are refused (the folding lives in `cairn.store.validation`: experiment names use it too).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from cairn.entities import ModelVersionStage
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import secrets
+from cairn.store.validation import name_key as name_key  # the registry's callers use rv.name_key
 from cairn.store.validation import validate_key
 
 MAX_MODEL_NAME_LENGTH = 256
@@ -58,45 +59,6 @@ def validate_model_name(name: object) -> str:
             f"Invalid registered model name {name!r}: percent-encoded sequences are not allowed."
         )
     return name
-
-
-# Cyrillic and Greek letters drawn like Latin ones (after case folding): a name that swaps
-# one in (a Cyrillic small o in "model") must collide with the Latin name it imitates.
-_HOMOGLYPH_NAMES = {
-    "CYRILLIC SMALL LETTER A": "a",
-    "CYRILLIC SMALL LETTER VE": "b",
-    "CYRILLIC SMALL LETTER IE": "e",
-    "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I": "i",
-    "CYRILLIC SMALL LETTER JE": "j",
-    "CYRILLIC SMALL LETTER KA": "k",
-    "CYRILLIC SMALL LETTER EM": "m",
-    "CYRILLIC SMALL LETTER EN": "h",
-    "CYRILLIC SMALL LETTER O": "o",
-    "CYRILLIC SMALL LETTER ER": "p",
-    "CYRILLIC SMALL LETTER ES": "c",
-    "CYRILLIC SMALL LETTER TE": "t",
-    "CYRILLIC SMALL LETTER U": "y",
-    "CYRILLIC SMALL LETTER HA": "x",
-    "CYRILLIC SMALL LETTER DZE": "s",
-    "CYRILLIC SMALL LETTER KOMI DE": "d",
-    "CYRILLIC SMALL LETTER SHHA": "h",
-    "GREEK SMALL LETTER OMICRON": "o",
-    "GREEK SMALL LETTER ALPHA": "a",
-    "GREEK SMALL LETTER IOTA": "i",
-    "GREEK SMALL LETTER KAPPA": "k",
-    "GREEK SMALL LETTER NU": "v",
-    "GREEK SMALL LETTER RHO": "p",
-    "GREEK SMALL LETTER TAU": "t",
-    "GREEK SMALL LETTER UPSILON": "u",
-    "GREEK SMALL LETTER CHI": "x",
-}
-_HOMOGLYPHS = {ord(unicodedata.lookup(name)): latin for name, latin in _HOMOGLYPH_NAMES.items()}
-
-
-def name_key(name: str) -> str:
-    """The form two names must not share: Unicode compatibility-normalised, case-folded, and
-    with Cyrillic and Greek look-alikes of Latin letters replaced by those letters."""
-    return unicodedata.normalize("NFKC", name).casefold().translate(_HOMOGLYPHS)
 
 
 def validate_registry_tag(key: str, value: object) -> str:

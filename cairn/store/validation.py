@@ -5,8 +5,10 @@ Validation happens in the store so that in-process calls and the server see the 
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from cairn import settings
@@ -189,6 +191,9 @@ def validate_batch_sizes(
 
 
 def validate_experiment_name(name: object) -> str:
+    """Experiment names are data, never paths (`/Shared/team/x` is fine), but they may not
+    carry invisible differences: surrounding whitespace and control or format characters
+    (zero-width spaces) are refused, as in registered model names."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterValue("Experiment name must be a non-empty string.")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
@@ -196,7 +201,99 @@ def validate_experiment_name(name: object) -> str:
             f"Experiment name is {len(name)} characters long; the limit is "
             f"{MAX_EXPERIMENT_NAME_LENGTH}."
         )
+    if name != name.strip():
+        raise InvalidParameterValue(
+            f"Invalid experiment name {name!r}: no leading or trailing whitespace."
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise InvalidParameterValue(
+            f"Invalid experiment name {name!r}: control and invisible formatting characters "
+            "are not allowed."
+        )
     return name
+
+
+# Cyrillic and Greek letters drawn like Latin ones (after case folding): a name that swaps
+# one in (a Cyrillic small o in "model") must collide with the Latin name it imitates.
+_HOMOGLYPH_NAMES = {
+    "CYRILLIC SMALL LETTER A": "a",
+    "CYRILLIC SMALL LETTER VE": "b",
+    "CYRILLIC SMALL LETTER IE": "e",
+    "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I": "i",
+    "CYRILLIC SMALL LETTER JE": "j",
+    "CYRILLIC SMALL LETTER KA": "k",
+    "CYRILLIC SMALL LETTER EM": "m",
+    "CYRILLIC SMALL LETTER EN": "h",
+    "CYRILLIC SMALL LETTER O": "o",
+    "CYRILLIC SMALL LETTER ER": "p",
+    "CYRILLIC SMALL LETTER ES": "c",
+    "CYRILLIC SMALL LETTER TE": "t",
+    "CYRILLIC SMALL LETTER U": "y",
+    "CYRILLIC SMALL LETTER HA": "x",
+    "CYRILLIC SMALL LETTER DZE": "s",
+    "CYRILLIC SMALL LETTER KOMI DE": "d",
+    "CYRILLIC SMALL LETTER SHHA": "h",
+    "GREEK SMALL LETTER OMICRON": "o",
+    "GREEK SMALL LETTER ALPHA": "a",
+    "GREEK SMALL LETTER IOTA": "i",
+    "GREEK SMALL LETTER KAPPA": "k",
+    "GREEK SMALL LETTER NU": "v",
+    "GREEK SMALL LETTER RHO": "p",
+    "GREEK SMALL LETTER TAU": "t",
+    "GREEK SMALL LETTER UPSILON": "u",
+    "GREEK SMALL LETTER CHI": "x",
+}
+_HOMOGLYPHS = {ord(unicodedata.lookup(name)): latin for name, latin in _HOMOGLYPH_NAMES.items()}
+# Capitals drawn like Latin capitals, mapped before case folding: folded, most of them would
+# become Greek or Cyrillic small letters that look nothing like Latin ones (capital nu, which
+# looks like N, folds to a small nu, which looks like v).
+_CAPITAL_HOMOGLYPH_NAMES = {
+    "GREEK CAPITAL LETTER ALPHA": "a",
+    "GREEK CAPITAL LETTER BETA": "b",
+    "GREEK CAPITAL LETTER EPSILON": "e",
+    "GREEK CAPITAL LETTER ZETA": "z",
+    "GREEK CAPITAL LETTER ETA": "h",
+    "GREEK CAPITAL LETTER IOTA": "i",
+    "GREEK CAPITAL LETTER KAPPA": "k",
+    "GREEK CAPITAL LETTER MU": "m",
+    "GREEK CAPITAL LETTER NU": "n",
+    "GREEK CAPITAL LETTER OMICRON": "o",
+    "GREEK CAPITAL LETTER RHO": "p",
+    "GREEK CAPITAL LETTER TAU": "t",
+    "GREEK CAPITAL LETTER UPSILON": "y",
+    "GREEK CAPITAL LETTER CHI": "x",
+    "CYRILLIC CAPITAL LETTER A": "a",
+    "CYRILLIC CAPITAL LETTER VE": "b",
+    "CYRILLIC CAPITAL LETTER IE": "e",
+    "CYRILLIC CAPITAL LETTER KA": "k",
+    "CYRILLIC CAPITAL LETTER EM": "m",
+    "CYRILLIC CAPITAL LETTER EN": "h",
+    "CYRILLIC CAPITAL LETTER O": "o",
+    "CYRILLIC CAPITAL LETTER ER": "p",
+    "CYRILLIC CAPITAL LETTER ES": "c",
+    "CYRILLIC CAPITAL LETTER TE": "t",
+    "CYRILLIC CAPITAL LETTER HA": "x",
+    "CYRILLIC CAPITAL LETTER DZE": "s",
+    "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I": "i",
+    "CYRILLIC CAPITAL LETTER JE": "j",
+}
+_CAPITAL_HOMOGLYPHS = {
+    ord(unicodedata.lookup(name)): latin for name, latin in _CAPITAL_HOMOGLYPH_NAMES.items()
+}
+
+
+def name_key(name: str) -> str:
+    """The form two names must not share: Unicode compatibility-normalised, case-folded, and
+    with Cyrillic and Greek look-alikes of Latin letters replaced by those letters."""
+    folded = unicodedata.normalize("NFKC", name).translate(_CAPITAL_HOMOGLYPHS).casefold()
+    return folded.translate(_HOMOGLYPHS)
+
+
+def experiment_name_key(name: str) -> str:
+    """What the experiments table's unique `name_key` column holds: the SHA-256 of
+    `name_key(name)`. A digest, because folding can lengthen a name (NFKC turns one
+    character into up to 18) past what a unique index holds on MySQL."""
+    return hashlib.sha256(name_key(name).encode("utf-8")).hexdigest()
 
 
 def validate_experiment_tag(key: str, value: str) -> str:

@@ -1058,10 +1058,14 @@ def _core_flow(api: Api) -> None:
     name = unique("Core")
     experiment_id = api.ok_post("/experiments/create", {"name": name})["experiment_id"]
     error(api.post("/experiments/create", {"name": name}), 400, "RESOURCE_ALREADY_EXISTS")
-    # Names compare exactly on every database: case, trailing spaces and Unicode are distinct.
-    for look_alike in (name.lower(), name + " ", name + "\u00e9", "\u00c5" + name):
+    # Names compare exactly on every database, and case or look-alike variants of an existing
+    # name are refused (test_experiment_names.py); other accented names are distinct.
+    error(api.post("/experiments/create", {"name": name.lower()}), 400, "RESOURCE_ALREADY_EXISTS")
+    for look_alike in (name + "\u00e9", "\u00c5" + name):
         lid = api.ok_post("/experiments/create", {"name": look_alike})["experiment_id"]
         assert api.get_experiment(lid)["name"] == look_alike
+    lower = api.get("/experiments/get-by-name", {"experiment_name": name.lower()})
+    error(lower, 404, "RESOURCE_DOES_NOT_EXIST")
     found = api.ok_get("/experiments/get-by-name", {"experiment_name": name})["experiment"]
     assert found["experiment_id"] == experiment_id
     emoji = unique("\U0001f9ea-experiment")

@@ -40,9 +40,10 @@ def test_names_are_unique_among_active_and_deleted(store):
         store.create_experiment("exp")
 
 
-def test_names_are_case_sensitive(store):
+def test_lookups_are_exact_and_look_alike_names_refused(store):
     store.create_experiment("Exp")
-    store.create_experiment("exp")
+    with pytest.raises(ResourceAlreadyExists):  # see test_experiment_names.py
+        store.create_experiment("exp")
     assert store.get_experiment_by_name("EXP") is None
 
 

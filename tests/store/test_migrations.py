@@ -164,7 +164,7 @@ def test_the_registry_revision_upgrades_a_tracking_database_in_place(tmp_path: P
             )
         )
     engine.dispose()
-    assert upgrade(uri) == HEAD == "0006"
+    assert upgrade(uri) == HEAD == "0008"
     store = SqlTrackingStore(uri, str(tmp_path))
     assert store.get_experiment("7").name == "kept"
     from cairn.store.sql.registry import SqlRegistryStore
@@ -185,7 +185,7 @@ def test_the_governance_revision_upgrades_a_registry_database_in_place(tmp_path:
             )
         )
     engine.dispose()
-    assert upgrade(uri) == HEAD == "0006"
+    assert upgrade(uri) == HEAD == "0008"
     from cairn.store.sql.registry import SqlRegistryStore
 
     registry = SqlRegistryStore(SqlTrackingStore(uri, str(tmp_path)))

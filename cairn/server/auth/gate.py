@@ -7,8 +7,9 @@ ASGI) takes its table from the gate when there is one (`AuthGate.inline`): every
 `SecuredAnswer`, which admits only credentials already verified and audits like the gate.
 
 Per request the gate: resolves the route and its `Policy` (a dictionary lookup for exact
-paths); takes the `Authorization` header (HTTP Basic or Bearer) and looks it up in the
-credential cache, verifying it off the event loop only on a miss; refuses with 401
+paths); takes the user a trusted proxy names (`cairn.server.auth.proxy`), or else the
+`Authorization` header (HTTP Basic or Bearer) and looks it up in the credential cache,
+verifying it off the event loop only on a miss; refuses with 401
 (`WWW-Authenticate: Basic realm="cairn"`), 403 or 429; and records the request in the audit
 log when the policy writes or the answer is 401/403/429.
 
@@ -42,9 +43,11 @@ from cairn.auth.users import Identity, UserStore
 from cairn.exceptions import InvalidParameterValue, PermissionDenied
 from cairn.server.app import AUDIT_FIELDS, AUTHORIZE
 from cairn.server.auth.limits import CredentialCache, FailureLimiter
-from cairn.server.auth.permissions import Guard
-from cairn.server.auth.policy import ART, EXP, LOGGED, RUN, UNROUTED, Access, Policy, policy_for
+from cairn.server.auth.permissions import CHECKED, Guard
+from cairn.server.auth.policy import ART, UNROUTED, Access, Policy, policy_for
+from cairn.server.auth.proxy import ProxyUsers
 from cairn.server.errors import error_body
+from cairn.server.headers import PROXY_USER
 
 log = logging.getLogger("cairn.server.auth")
 
@@ -52,7 +55,7 @@ IDENTITY = "cairn.identity"  # scope key: the request's `Identity` (None when an
 # scope key: the request's parsed JSON fields, noted by `app.json_handler`
 FIELDS = AUDIT_FIELDS
 REALM = b'Basic realm="cairn"'
-_CHECKED = (EXP, RUN, LOGGED)  # resource kinds whose permissions the JSON handlers check
+_CHECKED = CHECKED  # resource kinds whose permissions the JSON handlers check
 _RESOURCE_KEYS = (
     ("run_id", "run"),
     ("run_uuid", "run"),
@@ -71,17 +74,27 @@ class Security:
     limiter: FailureLimiter
     inline_db: bool  # an embedded database: its short writes run on the event loop
     guard: Guard  # experiment permissions (see cairn.server.auth.permissions)
+    proxy: ProxyUsers  # users named by a trusted proxy (see cairn.server.auth.proxy)
 
     @classmethod
     def for_engine(cls, engine: Any) -> Security:
         default = Permission.parse(settings.AUTH_DEFAULT_PERMISSION.get())
+        users = UserStore(engine)
+        cache = CredentialCache(_count(settings.AUTH_CACHE_SECONDS))
+        inline_db = engine.dialect.name == "sqlite"
         return cls(
-            users=UserStore(engine),
+            users=users,
             audit=AuditLog(engine),
-            cache=CredentialCache(_count(settings.AUTH_CACHE_SECONDS)),
+            cache=cache,
             limiter=FailureLimiter(_count(settings.AUTH_MAX_FAILURES)),
-            inline_db=engine.dialect.name == "sqlite",
+            inline_db=inline_db,
             guard=Guard(PermissionStore(engine, default), _count(settings.AUTH_CACHE_SECONDS)),
+            proxy=ProxyUsers(
+                users,
+                cache,
+                create=settings.AUTH_PROXY_CREATE_USERS.get_bool(),
+                inline_db=inline_db,
+            ),
         )
 
     async def record(self, record: AuditRecord) -> None:
@@ -163,11 +176,15 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         header = _authorization(scope)
+        proxy_user = scope.get(PROXY_USER)  # set only for requests from a trusted proxy
         try:
             if policy.access is Access.DENY:
                 raise Refused(403, "PERMISSION_DENIED", "This route has no access policy")
             try:
-                identity = await self.authenticate(header, address)
+                if proxy_user is not None:
+                    identity = await self.authenticate_proxy(proxy_user)
+                else:
+                    identity = await self.authenticate(header, address)
             except Refused:
                 raise
             except Exception as exc:  # the database is unreachable, ...: retryable, no trace
@@ -180,7 +197,7 @@ class AuthGate:
             if policy.resource == ART and not identity.is_admin:
                 await self._check_artifact(identity, policy, scope, params)
         except Refused as refused:
-            user = _claimed_user(header) if header else ""
+            user = proxy_user or (_claimed_user(header) if header else "")
             resource = _resource(policy, _query_fields(scope), params)
             await self.security.record(AuditRecord(user, action, resource, refused.status, address))
             await _refuse(send, refused)
@@ -259,6 +276,18 @@ class AuthGate:
             raise Refused(401, "UNAUTHENTICATED", "Invalid credentials")
         return identity
 
+    async def authenticate_proxy(self, name: str) -> Identity:
+        """The user a trusted proxy names (it has authenticated them; we only look them up)."""
+        identity = await self.security.proxy.identity(name)
+        if identity is None:
+            raise Refused(
+                403,
+                "PERMISSION_DENIED",
+                "The user named by the proxy is not registered on this server (create it with "
+                "`cairn users create`, or set CAIRN_AUTH_PROXY_CREATE_USERS=true)",
+            )
+        return identity
+
     async def _verify(self, key: bytes, scheme: bytes, credentials: bytes) -> Identity | None:
         users = self.security.users
         if scheme == b"basic":
@@ -297,7 +326,9 @@ class SecuredAnswer:
         self.policy = policy
         self.security = security
 
-    def admit(self, authorization: bytes | None) -> Identity | None:
+    def admit(self, authorization: bytes | None, proxy_user: str | None = None) -> Identity | None:
+        if proxy_user is not None:  # from a trusted proxy (cairn.server.headers)
+            return self.security.proxy.cached(proxy_user)
         if authorization is None:
             return None
         return self.security.cache.get(hashlib.sha256(authorization).digest())
@@ -394,7 +425,8 @@ async def _refuse(send: Send, refused: Refused) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def secure(app: ASGIApp, fastapi_app: Any) -> AuthGate:
-    """`app` behind the gate, with the policies of `fastapi_app`'s routes."""
-    security: Security = fastapi_app.state.security
-    return AuthGate(app, list(fastapi_app.router.routes), security)
+def secure(app: ASGIApp, built: Any) -> AuthGate:
+    """`app` behind the gate, with the policies of the routes of `built` (`create_app`'s)."""
+    security: Security = built.state.security
+    security.guard.storage = built.state.context.storage  # to judge model sources
+    return AuthGate(app, list(built.router.routes), security)

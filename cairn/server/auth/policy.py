@@ -3,10 +3,12 @@
 Every route of the app must resolve to a `Policy` here; a route that does not is refused to
 everyone (`DENY`) and fails `tests/server/auth/test_policy.py`, which enumerates the app's
 routes. A policy says how much identity a route needs (`Access`) and, for the permission
-checks of the next stage, which kind of resource it touches and what level it needs on it
-(`Level`: READ, EDIT, MANAGE; `filtered` marks searches that must filter in SQL). The gate
-enforces `Access` (PUBLIC, AUTHENTICATED or ADMIN) and, for experiments, runs, logged models
-and artifacts, the level (cairn.server.auth.permissions); registered models: next stage.
+checks, which kind of resource it touches and what level it needs on it (`Level`: READ, EDIT,
+MANAGE; `filtered` marks searches that must filter in SQL). The gate enforces `Access`
+(PUBLIC, AUTHENTICATED or ADMIN) and, for experiments, runs, logged models, artifacts,
+registered models and what hangs off them, the level (cairn.server.auth.permissions).
+Webhooks are server-wide (one may watch every model, and each sends event payloads to a URL
+of its creator's choosing): they are for admins.
 `writes` marks what the audit log records (with every denied request): POST searches are
 reads and are not recorded.
 
@@ -41,7 +43,7 @@ class Level(Enum):
 class Policy:
     access: Access
     resource: str | None = None  # experiment, run, registered_model, logged_model, artifact, ...
-    level: Level | None = None  # required on `resource` (not yet for registered models)
+    level: Level | None = None  # required on `resource`
     writes: bool = False  # audited when it succeeds, not only when denied
     filtered: bool = False  # a listing: results must be filtered by permission in SQL
 
@@ -77,8 +79,8 @@ def own(writes: bool = False) -> Policy:
     return Policy(Access.AUTHENTICATED, "token", None, writes=writes)
 
 
-def admin(writes: bool = False) -> Policy:
-    return Policy(Access.ADMIN, "user", None, writes=writes)
+def admin(writes: bool = False, kind: str = "user") -> Policy:
+    return Policy(Access.ADMIN, kind, None, writes=writes)
 
 
 EXP, RUN, MODEL, LOGGED, ART = (
@@ -87,6 +89,17 @@ EXP, RUN, MODEL, LOGGED, ART = (
     "registered_model",
     "logged_model",
     "artifact",
+)
+# Registry governance: what they name decides the model whose level counts.
+# REGISTRY: an optional model name; without one (the whole registry's audit trail or
+# requests) the route is for admins. MODEL_POLICY: a model's name, or "*" for the server-wide
+# policy, which any user may read and admins set. REQUEST: a transition request's id, whose
+# model counts.
+REGISTRY, MODEL_POLICY, REQUEST, WEBHOOK = (
+    "registry",
+    "registry_policy",
+    "transition_request",
+    "webhook",
 )
 
 # "METHOD path below /api/<version>" -> policy. One line per endpoint and method.
@@ -143,22 +156,23 @@ API_POLICIES: dict[str, Policy] = {
     "GET /mlflow/model-versions/get-download-uri": read(MODEL),
     "POST /mlflow/model-versions/set-tag": edit(MODEL),
     "DELETE /mlflow/model-versions/delete-tag": edit(MODEL),
-    # registry governance
-    "GET /cairn/registry/audit": read(MODEL),
-    "GET /cairn/registry/policy": read(MODEL),
-    "POST /cairn/registry/policy": manage(MODEL),
-    "DELETE /cairn/registry/policy": manage(MODEL),
+    # registry governance (see REGISTRY, MODEL_POLICY and REQUEST above)
+    "GET /cairn/registry/audit": read(REGISTRY),
+    "GET /cairn/registry/policy": read(MODEL_POLICY),
+    "POST /cairn/registry/policy": manage(MODEL_POLICY),
+    "DELETE /cairn/registry/policy": manage(MODEL_POLICY),
     "POST /cairn/registry/transition-requests/create": edit(MODEL),
-    "GET /cairn/registry/transition-requests/list": read(MODEL),
-    "POST /cairn/registry/transition-requests/approve": manage(MODEL),
-    "POST /cairn/registry/transition-requests/reject": manage(MODEL),
-    "POST /cairn/registry/webhooks/create": manage(MODEL),
-    "GET /cairn/registry/webhooks/list": read(MODEL),
-    "DELETE /cairn/registry/webhooks/delete": manage(MODEL),
-    "POST /cairn/registry/webhooks/test": manage(MODEL),
-    "GET /cairn/registry/webhooks/deliveries": read(MODEL),
-    "GET /cairn/registry/webhooks/delivery": read(MODEL),
-    "POST /cairn/registry/webhooks/redeliver": manage(MODEL),
+    "GET /cairn/registry/transition-requests/list": read(REGISTRY),
+    "POST /cairn/registry/transition-requests/approve": manage(REQUEST),
+    "POST /cairn/registry/transition-requests/reject": manage(REQUEST),
+    # webhooks: server-wide, admins only
+    "POST /cairn/registry/webhooks/create": admin(writes=True, kind=WEBHOOK),
+    "GET /cairn/registry/webhooks/list": admin(kind=WEBHOOK),
+    "DELETE /cairn/registry/webhooks/delete": admin(writes=True, kind=WEBHOOK),
+    "POST /cairn/registry/webhooks/test": admin(writes=True, kind=WEBHOOK),
+    "GET /cairn/registry/webhooks/deliveries": admin(kind=WEBHOOK),
+    "GET /cairn/registry/webhooks/delivery": admin(kind=WEBHOOK),
+    "POST /cairn/registry/webhooks/redeliver": admin(writes=True, kind=WEBHOOK),
     # logged models (MLflow 3)
     "POST /mlflow/logged-models": edit(EXP),
     "POST /mlflow/logged-models/search": search(LOGGED),
@@ -186,6 +200,11 @@ API_POLICIES: dict[str, Policy] = {
     "GET /mlflow/experiments/permissions/get": manage(EXP),
     "PATCH /mlflow/experiments/permissions/update": manage(EXP),
     "DELETE /mlflow/experiments/permissions/delete": manage(EXP),
+    # registered-model permissions (the same, by model name)
+    "POST /mlflow/registered-models/permissions/create": manage(MODEL),
+    "GET /mlflow/registered-models/permissions/get": manage(MODEL),
+    "PATCH /mlflow/registered-models/permissions/update": manage(MODEL),
+    "DELETE /mlflow/registered-models/permissions/delete": manage(MODEL),
 }
 
 # Routes outside the API prefixes.

@@ -7,13 +7,21 @@
     GET  /api/2.0/cairn/users/list         every user (admins only)
 
 and MLflow's basic-auth permission routes, same names and shapes (MLflow's `AuthServiceClient`
-works against them); MANAGE on the experiment or admin needed, checked by the gate's
-authorizer like every experiment route:
+works against them); MANAGE on the experiment or model, or admin, needed, checked by the
+gate's authorizer like every experiment or model route (a model the caller may not read
+answers 404, as a missing one):
 
     POST   /api/2.0/mlflow/experiments/permissions/create   {experiment_id, username, permission}
     GET    /api/2.0/mlflow/experiments/permissions/get      ?experiment_id&username
     PATCH  /api/2.0/mlflow/experiments/permissions/update   {experiment_id, username, permission}
     DELETE /api/2.0/mlflow/experiments/permissions/delete   {experiment_id, username}
+    POST   /api/2.0/mlflow/registered-models/permissions/create   {name, username, permission}
+    GET    /api/2.0/mlflow/registered-models/permissions/get      ?name&username
+    PATCH  /api/2.0/mlflow/registered-models/permissions/update   {name, username, permission}
+    DELETE /api/2.0/mlflow/registered-models/permissions/delete   {name, username}
+
+They answer {"experiment_permission": {experiment_id, user_id, username, permission}} and
+{"registered_model_permission": {name, user_id, username, permission}}.
 
 They exist whether or not authentication is on (so the route table is the same); without it
 there is no caller to speak for, and they answer 400.
@@ -29,7 +37,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cairn.auth.permissions import Permission, parse_resource_id
+from cairn.auth.permissions import (
+    EXPERIMENT,
+    REGISTERED_MODEL,
+    Grant,
+    Permission,
+    ResourceKind,
+    parse_resource_id,
+)
 from cairn.auth.users import Identity
 from cairn.exceptions import BadRequest, CairnException, InvalidParameterValue
 from cairn.server import wire
@@ -72,50 +87,103 @@ def list_users(security: Security, identity: Identity, fields: dict[str, Any]) -
     return {"users": [u.to_dict() for u in security.users.list_users()]}
 
 
-def _grant_fields(fields: dict[str, Any]) -> tuple[int, str]:
+def _grant_fields(fields: dict[str, Any], kind: ResourceKind) -> tuple[int | str, str]:
+    """(the resource as the API names it, the user's name)."""
     username = fields.get("username")
     if not isinstance(username, str) or not username:
         raise InvalidParameterValue("'username' is required")
-    return parse_resource_id(fields.get("experiment_id")), username
+    if kind is EXPERIMENT:
+        return parse_resource_id(fields.get("experiment_id")), username
+    name = fields.get(kind.field)
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterValue(f"'{kind.field}' is required")
+    return name, username
 
 
 def _permission(fields: dict[str, Any]) -> Permission:
     return Permission.parse(fields.get("permission"))
 
 
+def _answer(grant: Grant, kind: ResourceKind) -> dict[str, Any]:
+    """MLflow's answer: {"experiment_permission": …} or {"registered_model_permission": …}."""
+    return {f"{kind.field_prefix}_permission": grant.to_dict(kind)}
+
+
+def _create(security: Security, fields: dict[str, Any], kind: ResourceKind) -> dict[str, Any]:
+    resource, username = _grant_fields(fields, kind)
+    store = security.guard.store
+    grant = store.grant(resource, username, _permission(fields), kind, replace=False)
+    security.guard.forget()
+    return _answer(grant, kind)
+
+
+def _get(security: Security, fields: dict[str, Any], kind: ResourceKind) -> dict[str, Any]:
+    resource, username = _grant_fields(fields, kind)
+    return _answer(security.guard.store.get(resource, username, kind), kind)
+
+
+def _update(security: Security, fields: dict[str, Any], kind: ResourceKind) -> dict[str, Any]:
+    resource, username = _grant_fields(fields, kind)
+    store = security.guard.store
+    store.get(resource, username, kind)  # MLflow: updating needs a row
+    store.grant(resource, username, _permission(fields), kind)
+    security.guard.forget()
+    return {}
+
+
+def _delete(security: Security, fields: dict[str, Any], kind: ResourceKind) -> dict[str, Any]:
+    resource, username = _grant_fields(fields, kind)
+    security.guard.store.revoke(resource, username, kind)
+    security.guard.forget()
+    return {}
+
+
 def create_permission(
     security: Security, identity: Identity, fields: dict[str, Any]
 ) -> dict[str, Any]:
-    experiment_id, username = _grant_fields(fields)
-    grant = security.guard.store.grant(experiment_id, username, _permission(fields), replace=False)
-    security.guard.forget()
-    return {"experiment_permission": grant.to_dict()}
+    return _create(security, fields, EXPERIMENT)
 
 
 def get_permission(
     security: Security, identity: Identity, fields: dict[str, Any]
 ) -> dict[str, Any]:
-    experiment_id, username = _grant_fields(fields)
-    return {"experiment_permission": security.guard.store.get(experiment_id, username).to_dict()}
+    return _get(security, fields, EXPERIMENT)
 
 
 def update_permission(
     security: Security, identity: Identity, fields: dict[str, Any]
 ) -> dict[str, Any]:
-    experiment_id, username = _grant_fields(fields)
-    security.guard.store.get(experiment_id, username)  # MLflow: updating needs a row
-    security.guard.store.grant(experiment_id, username, _permission(fields))
-    security.guard.forget()
-    return {}
+    return _update(security, fields, EXPERIMENT)
 
 
 def delete_permission(
     security: Security, identity: Identity, fields: dict[str, Any]
 ) -> dict[str, Any]:
-    experiment_id, username = _grant_fields(fields)
-    security.guard.store.revoke(experiment_id, username)
-    security.guard.forget()
-    return {}
+    return _delete(security, fields, EXPERIMENT)
+
+
+def create_model_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    return _create(security, fields, REGISTERED_MODEL)
+
+
+def get_model_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    return _get(security, fields, REGISTERED_MODEL)
+
+
+def update_model_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    return _update(security, fields, REGISTERED_MODEL)
+
+
+def delete_model_permission(
+    security: Security, identity: Identity, fields: dict[str, Any]
+) -> dict[str, Any]:
+    return _delete(security, fields, REGISTERED_MODEL)
 
 
 def _endpoint(handler: Handler, security: Security) -> Callable[[Request], Awaitable[Response]]:
@@ -137,7 +205,7 @@ def _endpoint(handler: Handler, security: Security) -> Callable[[Request], Await
             if FIELDS in request.scope:
                 request.scope[FIELDS] = fields
             authorize = request.scope.get(AUTHORIZE)
-            if authorize is not None:  # MANAGE on the experiment (see auth.permissions)
+            if authorize is not None:  # MANAGE on the experiment or model (auth.permissions)
                 await run_in_threadpool(authorize, fields)
             result = await run_in_threadpool(handler, security, identity, fields)
         except CairnException as exc:
@@ -158,6 +226,10 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/mlflow/experiments/permissions/get", get_permission),
     ("PATCH", "/mlflow/experiments/permissions/update", update_permission),
     ("DELETE", "/mlflow/experiments/permissions/delete", delete_permission),
+    ("POST", "/mlflow/registered-models/permissions/create", create_model_permission),
+    ("GET", "/mlflow/registered-models/permissions/get", get_model_permission),
+    ("PATCH", "/mlflow/registered-models/permissions/update", update_model_permission),
+    ("DELETE", "/mlflow/registered-models/permissions/delete", delete_model_permission),
 )
 
 
@@ -189,6 +261,20 @@ _REQUESTS: dict[str, dict[str, Any]] = {
         "experiment_id": {"type": "string"},
         "username": {"type": "string"},
     },
+    "/mlflow/registered-models/permissions/create": {
+        "name": {"type": "string"},
+        "username": {"type": "string"},
+        "permission": {"type": "string", "enum": [p.name for p in Permission]},
+    },
+    "/mlflow/registered-models/permissions/update": {
+        "name": {"type": "string"},
+        "username": {"type": "string"},
+        "permission": {"type": "string", "enum": [p.name for p in Permission]},
+    },
+    "/mlflow/registered-models/permissions/delete": {
+        "name": {"type": "string"},
+        "username": {"type": "string"},
+    },
 }
 _SUMMARIES = {
     "current_user": "The authenticated caller",
@@ -200,6 +286,10 @@ _SUMMARIES = {
     "get_permission": "A user's own permission on an experiment (MANAGE needed)",
     "update_permission": "Change a user's permission on an experiment (MANAGE needed)",
     "delete_permission": "Remove a user's permission on an experiment (MANAGE needed)",
+    "create_model_permission": "Give a user a permission on a registered model (MANAGE needed)",
+    "get_model_permission": "A user's own permission on a registered model (MANAGE needed)",
+    "update_model_permission": "Change a user's permission on a registered model (MANAGE needed)",
+    "delete_model_permission": "Remove a user's permission on a registered model (MANAGE needed)",
 }
 
 

@@ -6,7 +6,8 @@ from cairn.entities import ViewType
 from cairn.server.messages import Field, Kind, int64, string
 
 # Set by the auth gate on a search's fields when the caller is not an admin: a function of an
-# experiment id column giving the SQL condition "the caller may read it" (cairn.server.auth).
+# experiment id column (a `model_pk` column for registry searches) giving the SQL condition
+# "the caller may read it" (cairn.server.auth).
 READABLE = "cairn.readable"
 
 KEY_VALUE = (string("key", True), string("value"))

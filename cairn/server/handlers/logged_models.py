@@ -21,6 +21,7 @@ from cairn.server.handlers.fields import (
     tag_dict,
 )
 from cairn.server.messages import Field, Kind, int64, string
+from cairn.server.storage import checked_path
 from cairn.transport.codec import wire_double
 
 STATUSES = tuple(s.wire for s in LoggedModelStatus)
@@ -104,7 +105,8 @@ def log_params(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 def list_artifacts(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     root = ctx.store.get_logged_model(f["model_id"]).artifact_location
-    files = ctx.storage.repository(root).list_artifacts(f["artifact_directory_path"] or None)
+    path = checked_path(f["artifact_directory_path"] or "")  # the proxy's rules
+    files = ctx.storage.repository(root).list_artifacts(path)
     out: dict[str, Any] = {"root_uri": root}
     if files:
         out["files"] = [info.to_dict() for info in files]

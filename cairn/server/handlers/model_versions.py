@@ -7,7 +7,7 @@ from typing import Any
 
 from cairn.server.context import ServerContext
 from cairn.server.endpoints import Endpoint
-from cairn.server.handlers.fields import FILTER, ORDER_BY, PAGE_TOKEN, TAGS, tag_dict
+from cairn.server.handlers.fields import FILTER, ORDER_BY, PAGE_TOKEN, READABLE, TAGS, tag_dict
 from cairn.server.messages import Field, Kind, int64, string
 from cairn.store.registry_base import SEARCH_MODEL_VERSIONS_DEFAULT
 
@@ -58,6 +58,7 @@ def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
         max_results=f["max_results"],
         order_by=f["order_by"],
         page_token=f["page_token"],
+        readable=f.get(READABLE),  # set by the auth gate: unreadable models left out in SQL
     )
     out: dict[str, Any] = {}
     if page:

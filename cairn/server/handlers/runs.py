@@ -35,6 +35,7 @@ from cairn.server.handlers.fields import (
     run_id_of,
 )
 from cairn.server.messages import Field, Kind, int64, string
+from cairn.server.storage import checked_path
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
@@ -218,7 +219,8 @@ def get_history(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 def list_artifacts(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     run = ctx.store.get_run(run_id_of(f))
     root = run.info.artifact_uri
-    files = ctx.storage.repository(root).list_artifacts(f["path"] or None)
+    # The proxy's rules: `..` is refused in every percent-decoding of the path, not just this one.
+    files = ctx.storage.repository(root).list_artifacts(checked_path(f["path"] or ""))
     out: dict[str, Any] = {"root_uri": root}
     if files:
         out["files"] = [info.to_dict() for info in files]

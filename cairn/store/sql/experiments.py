@@ -66,6 +66,7 @@ class ExperimentMethods:
                 experiments.insert().values(
                     experiment_id=DEFAULT_EXPERIMENT_ID,
                     name=DEFAULT_EXPERIMENT_NAME,
+                    name_key=validation.experiment_name_key(DEFAULT_EXPERIMENT_NAME),
                     artifact_location=self._experiment_location(DEFAULT_EXPERIMENT_ID),
                     lifecycle_stage=LifecycleStage.ACTIVE.value,
                     creation_time=now,
@@ -88,12 +89,20 @@ class ExperimentMethods:
         tag_items = {k: validation.validate_experiment_tag(k, v) for k, v in (tags or {}).items()}
 
         def work(conn: Connection) -> int:
+            _check_name_free(conn, name)
             now = now_ms()
             experiment_id = insert_row(
                 conn,
                 experiments,
-                ExperimentRow._fields[1:],  # all but the generated experiment_id
-                (name, artifact_location or "", LifecycleStage.ACTIVE.value, now, now),
+                (*ExperimentRow._fields[1:], "name_key"),  # not the generated experiment_id
+                (
+                    name,
+                    artifact_location or "",
+                    LifecycleStage.ACTIVE.value,
+                    now,
+                    now,
+                    validation.experiment_name_key(name),
+                ),
             )
             if not artifact_location:
                 conn.execute(
@@ -113,11 +122,8 @@ class ExperimentMethods:
 
         try:
             return str(run_write(self.engine, work))
-        except IntegrityError:
-            raise ResourceAlreadyExists(
-                f"Experiment '{name}' already exists (names are unique among active and "
-                "deleted experiments)."
-            ) from None
+        except IntegrityError:  # created concurrently between our check and insert
+            raise _exists(name) from None
 
     def _experiment_row(self, conn: Connection, experiment_id: int) -> ExperimentRow:
         """The experiment's row, as driver SQL: creating a run starts here."""
@@ -218,16 +224,21 @@ class ExperimentMethods:
                 raise InvalidParameterValue(
                     f"Experiment {eid} is deleted; restore it before renaming it."
                 )
+            _check_name_free(conn, new_name, eid)
             conn.execute(
                 update(experiments)
                 .where(experiments.c.experiment_id == eid)
-                .values(name=new_name, last_update_time=now_ms())
+                .values(
+                    name=new_name,
+                    name_key=validation.experiment_name_key(new_name),
+                    last_update_time=now_ms(),
+                )
             )
 
         try:
             run_write(self.engine, work)
         except IntegrityError:
-            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
+            raise _exists(new_name) from None
 
     def _set_experiment_stage(self, experiment_id: str, to: LifecycleStage) -> None:
         eid = validation.parse_id(experiment_id, "experiment id")
@@ -302,3 +313,28 @@ class ExperimentMethods:
                 raise ResourceDoesNotExist(f"Experiment {eid} has no tag '{key}'")
 
         run_write(self.engine, work)
+
+
+def _check_name_free(conn: Connection, name: str, experiment_id: int | None = None) -> None:
+    """Refuse a name that another experiment (active or deleted) has, exactly or as a case or
+    Unicode look-alike (`validation.name_key`, the registry's folding)."""
+    clash = conn.execute(
+        select(experiments.c.name, experiments.c.experiment_id).where(
+            experiments.c.name_key == validation.experiment_name_key(name)
+        )
+    ).first()
+    if clash is None or clash.experiment_id == experiment_id:
+        return
+    if clash.name == name:
+        raise _exists(name)
+    raise ResourceAlreadyExists(
+        f"Experiment name {name!r} is too similar to the existing experiment {clash.name!r} "
+        "(names may not differ only by case or look-alike characters)."
+    )
+
+
+def _exists(name: str) -> ResourceAlreadyExists:
+    return ResourceAlreadyExists(
+        f"Experiment '{name}' already exists (names are unique among active and deleted "
+        "experiments)."
+    )

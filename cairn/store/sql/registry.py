@@ -69,6 +69,7 @@ from cairn.store.sql.schema import (
 )
 
 if TYPE_CHECKING:
+    from cairn.store.sql.search_registry import Readable
     from cairn.store.sql.store import SqlTrackingStore
 
 T = TypeVar("T")
@@ -272,14 +273,17 @@ class SqlRegistryStore(GovernanceMethods):
         max_results: int = SEARCH_REGISTERED_MODELS_DEFAULT,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        readable: Readable | None = None,
     ) -> PagedList[RegisteredModel]:
+        """`readable`, when given, limits the search to the models it admits, inside the
+        query (see `search_registry.Readable`)."""
         from cairn.search.page_token import decode_page_token, encode_page_token
         from cairn.store.sql.search_registry import select_model_pks
 
         _check_max_results(max_results, SEARCH_REGISTERED_MODELS_MAX)
         fingerprint = ("registered-models", filter_string or "", tuple(order_by or ()))
         offset = decode_page_token(page_token, fingerprint)
-        query = select_model_pks(filter_string, order_by, offset, max_results + 1)
+        query = select_model_pks(filter_string, order_by, offset, max_results + 1, readable)
 
         def work(conn: Connection) -> PagedList[RegisteredModel]:
             pks = list(conn.execute(query).scalars())
@@ -573,14 +577,16 @@ class SqlRegistryStore(GovernanceMethods):
         max_results: int = SEARCH_MODEL_VERSIONS_DEFAULT,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        readable: Readable | None = None,
     ) -> PagedList[ModelVersion]:
+        """`readable`: as in `search_registered_models`."""
         from cairn.search.page_token import decode_page_token, encode_page_token
         from cairn.store.sql.search_registry import select_version_keys
 
         _check_max_results(max_results, SEARCH_MODEL_VERSIONS_MAX)
         fingerprint = ("model-versions", filter_string or "", tuple(order_by or ()))
         offset = decode_page_token(page_token, fingerprint)
-        query = select_version_keys(filter_string, order_by, offset, max_results + 1)
+        query = select_version_keys(filter_string, order_by, offset, max_results + 1, readable)
 
         def work(conn: Connection) -> PagedList[ModelVersion]:
             keys = [(pk, v) for pk, v in conn.execute(query)]

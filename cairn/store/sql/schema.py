@@ -49,6 +49,11 @@ experiments = Table(
     Column("lifecycle_stage", String(16), nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    # SHA-256 of the folded name (store.validation.experiment_name_key): look-alike names
+    # (case, Unicode compatibility forms, Cyrillic/Greek homoglyphs) collide here. Revision
+    # 0008; nullable only because SQLite cannot add a NOT NULL column without a default.
+    Column("name_key", String(80), nullable=True),
+    Index("ix_experiments_name_key", "name_key", unique=True),
 )
 
 experiment_tags = Table(
@@ -515,8 +520,10 @@ audit_head = Table(
 
 # -- permissions (revision 0006) -----------------------------------------------------------------
 # One row per (resource, user) whose level differs from the server-wide default
-# (CAIRN_AUTH_DEFAULT_PERMISSION): READ, EDIT, MANAGE or NO_PERMISSIONS. Registered models will
-# get a table of the same shape keyed by the model's id. Rows go with their experiment or user.
+# (CAIRN_AUTH_DEFAULT_PERMISSION): READ, EDIT, MANAGE or NO_PERMISSIONS. Rows go with their
+# experiment, model or user. Registered models (revision 0007) are keyed by `model_pk`, not
+# by name: a rename carries the rows along, a delete cascades them away, and a new model that
+# takes a deleted model's name starts with none of its rows.
 
 experiment_permissions = Table(
     "experiment_permissions",
@@ -531,6 +538,21 @@ experiment_permissions = Table(
     Column("permission", String(32), nullable=False),
     PrimaryKeyConstraint("experiment_id", "user_id"),
     Index("ix_experiment_permissions_user", "user_id", "experiment_id"),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column(
+        "model_pk",
+        Integer,
+        ForeignKey("registered_models.model_pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("model_pk", "user_id"),
+    Index("ix_registered_model_permissions_user", "user_id", "model_pk"),
 )
 
 ALL_TABLES = (
@@ -566,4 +588,5 @@ ALL_TABLES = (
     audit_log,
     audit_head,
     experiment_permissions,
+    registered_model_permissions,
 )

@@ -8,7 +8,7 @@ tag must read as `'false'` (see `MISSING_TAG_DEFAULTS`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select
@@ -34,6 +34,9 @@ from cairn.store.sql.schema import (
     registered_models,
 )
 
+Readable = Callable[[Any], ColumnElement[bool]]
+"""Builds "the caller may read this model" on a `model_pk` column (cairn.server.auth)."""
+
 MISSING_TAG_DEFAULTS = {"mlflow.prompt.is_prompt": "false"}
 """Tags whose absence reads as a value in filters (the MLflow 3.x prompt clause)."""
 
@@ -52,9 +55,15 @@ _VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
 
 
 def select_model_pks(
-    filter_string: str | None, order_by: Sequence[str] | None, offset: int, limit: int
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+    readable: Readable | None = None,
 ) -> Select[Any]:
-    """`registered_models.model_pk` rows `offset .. offset+limit-1` of the search."""
+    """`registered_models.model_pk` rows `offset .. offset+limit-1` of the search; only the
+    models `readable` admits when it is given (the filter is part of the query, so pages
+    stay full)."""
     node = parse_filter(filter_string, REGISTERED_MODELS)
     order = list(parse_order_by(order_by, REGISTERED_MODELS))
     if all(k.key != "name" for k in order):
@@ -62,14 +71,21 @@ def select_model_pks(
     query = select(_rm.model_pk)
     if node is not None:
         query = query.where(_condition(node, _model_leaf))
+    if readable is not None:
+        query = query.where(readable(_rm.model_pk))
     sort = [SortKey(_MODEL_COLUMNS[k.key], k.ascending, False) for k in order]
     return query.order_by(*sort).limit(limit).offset(offset)
 
 
 def select_version_keys(
-    filter_string: str | None, order_by: Sequence[str] | None, offset: int, limit: int
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+    readable: Readable | None = None,
 ) -> Select[Any]:
-    """(model_pk, version) rows `offset .. offset+limit-1` of the search."""
+    """(model_pk, version) rows `offset .. offset+limit-1` of the search; only versions of
+    models `readable` admits when it is given."""
     node = parse_filter(filter_string, MODEL_VERSIONS)
     order = list(parse_order_by(order_by, MODEL_VERSIONS))
     keys = {k.key for k in order}
@@ -80,6 +96,8 @@ def select_version_keys(
     query = select(_mv.model_pk, _mv.version).join(registered_models, _rm.model_pk == _mv.model_pk)
     if node is not None:
         query = query.where(_condition(node, _version_leaf))
+    if readable is not None:
+        query = query.where(readable(_mv.model_pk))
     sort = [SortKey(_VERSION_COLUMNS[k.key], k.ascending, False) for k in order]
     return query.order_by(*sort).limit(limit).offset(offset)
 
@@ -139,4 +157,4 @@ def _holds(text: str, op: Op, value: Any) -> bool:
     return False
 
 
-__all__ = ["MISSING_TAG_DEFAULTS", "select_model_pks", "select_version_keys"]
+__all__ = ["MISSING_TAG_DEFAULTS", "Readable", "select_model_pks", "select_version_keys"]

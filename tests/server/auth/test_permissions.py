@@ -343,13 +343,14 @@ def test_managing_permissions_over_rest_needs_manage(server: Server) -> None:
 
 
 def test_every_experiment_scoped_route_consults_the_authorizer(server: Server) -> None:
-    """A route needing a level on an experiment, run or logged model must be a JSON handler
-    or a permission route (both call the gate's authorizer): a new kind of endpoint would
-    otherwise pass unchecked."""
+    """A route needing a level on an experiment, run, logged model or registered model must
+    be a JSON handler or a permission route (both call the gate's authorizer): a new kind of
+    endpoint would otherwise pass unchecked."""
     from starlette.routing import Route
 
     from cairn.server.app import ANSWERS_ERRORS
-    from cairn.server.auth.policy import EXP, LOGGED, RUN, policy_for
+    from cairn.server.auth.permissions import CHECKED
+    from cairn.server.auth.policy import policy_for
 
     app = server.gate.app.app  # type: ignore[attr-defined]
     unchecked = []
@@ -358,7 +359,7 @@ def test_every_experiment_scoped_route_consults_the_authorizer(server: Server) -
             continue
         for method in route.methods or ():
             policy = policy_for(route, method)
-            if policy.resource not in (EXP, RUN, LOGGED):
+            if policy.resource not in CHECKED:
                 continue
             module = route.endpoint.__module__
             if not getattr(route.endpoint, ANSWERS_ERRORS, False) and module != (

@@ -105,7 +105,11 @@ def test_with_auth_on_the_gate_is_outermost_and_guards_the_fast_path(
     )
     monkeypatch.setenv(CONFIG_ENV, config.to_env())
     monkeypatch.setattr("gc.freeze", lambda: None)
-    served = app_from_env()
+    from cairn.server.headers import HeaderGuard
+
+    guard = app_from_env()
+    assert isinstance(guard, HeaderGuard)  # host/origin/proxy checks come first
+    served = guard.app
     assert isinstance(served, AuthGate)
     assert isinstance(served.app, ExactRoutes) and served.app.exact
     # The fast path answers only through the gate: every entry checks credentials first.

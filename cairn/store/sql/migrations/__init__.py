@@ -17,7 +17,7 @@ from cairn.exceptions import CairnException, TemporarilyUnavailable
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-HEAD = "0006"
+HEAD = "0008"
 _HERE = Path(__file__).parent
 
 

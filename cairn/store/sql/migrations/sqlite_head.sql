@@ -1,4 +1,4 @@
--- revision: 0006
+-- revision: 0008
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -10,7 +10,7 @@ CREATE TABLE experiments (
 	artifact_location VARCHAR(2000) NOT NULL, 
 	lifecycle_stage VARCHAR(16) NOT NULL, 
 	creation_time BIGINT NOT NULL, 
-	last_update_time BIGINT NOT NULL, 
+	last_update_time BIGINT NOT NULL, name_key VARCHAR(80), 
 	PRIMARY KEY (experiment_id), 
 	UNIQUE (name)
 )
@@ -397,5 +397,18 @@ CREATE TABLE experiment_permissions (
 ;
 CREATE INDEX ix_experiment_permissions_user ON experiment_permissions (user_id, experiment_id)
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0006')
+CREATE TABLE registered_model_permissions (
+	model_pk INTEGER NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	permission VARCHAR(32) NOT NULL, 
+	PRIMARY KEY (model_pk, user_id), 
+	FOREIGN KEY(model_pk) REFERENCES registered_models (model_pk) ON DELETE CASCADE, 
+	FOREIGN KEY(user_id) REFERENCES users (user_id) ON DELETE CASCADE
+)
+;
+CREATE INDEX ix_registered_model_permissions_user ON registered_model_permissions (user_id, model_pk)
+;
+CREATE UNIQUE INDEX ix_experiments_name_key ON experiments (name_key)
+;
+INSERT INTO alembic_version (version_num) VALUES ('0008')
 ;
