@@ -136,13 +136,6 @@ def server(
             "Authentication is on without TLS: passwords and tokens cross the network in the "
             "clear unless a TLS proxy sits in front (see --ssl-certfile)."
         )
-    if auth_proxy_header and not trusted_proxies:
-        from cairn.exceptions import InvalidParameterValue
-
-        raise InvalidParameterValue(
-            "--auth-proxy-header needs --trusted-proxies (CAIRN_TRUSTED_PROXIES): the header "
-            "is believed only from those addresses"
-        )
     if auth_proxy_header and not auth:
         print_note("--auth-proxy-header has no effect without --auth.")
     stdout().print(f"Cairn tracking server at {config.url}", soft_wrap=True)

@@ -105,6 +105,11 @@ class HeaderRules:
                     f"CAIRN_AUTH_PROXY_HEADER must name a header such as X-Forwarded-User, "
                     f"not {proxy_user_header!r}"
                 )
+            if not self.proxies:
+                raise InvalidParameterValue(
+                    "--auth-proxy-header needs --trusted-proxies (CAIRN_TRUSTED_PROXIES): the "
+                    "header is believed only from those addresses"
+                )
             self.proxy_user_header = name.encode()
             self.wanted[self.proxy_user_header] = _USER
         self._host_verdicts: dict[bytes, bool] = {}

@@ -30,6 +30,7 @@ def headers(**values: str) -> list[tuple[bytes, bytes]]:
         ("trusted_proxies", ("proxy.internal",), "IP address or network"),
         ("auth_proxy_header", "Authorization", "X-Forwarded-User"),
         ("auth_proxy_header", "X User", "X-Forwarded-User"),
+        ("auth_proxy_header", "X-User", "--trusted-proxies"),  # believed from nobody
     ],
 )
 def test_a_malformed_setting_is_refused_at_start(field: str, value: object, mention: str) -> None:
