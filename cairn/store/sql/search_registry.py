@@ -8,7 +8,7 @@ tag must read as `'false'` (see `MISSING_TAG_DEFAULTS`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select
@@ -27,6 +27,7 @@ from cairn.search import (
     parse_order_by,
 )
 from cairn.search.sql import ByteOrder, SortKey, compare
+from cairn.store.sql.experiments import Readable
 from cairn.store.sql.schema import (
     model_version_tags,
     model_versions,
@@ -34,8 +35,8 @@ from cairn.store.sql.schema import (
     registered_models,
 )
 
-Readable = Callable[[Any], ColumnElement[bool]]
-"""Builds "the caller may read this model" on a `model_pk` column (cairn.server.auth)."""
+# `Readable` here builds "the caller may read this model" on a `model_pk` column
+# (cairn.server.auth); the same type as the experiments' searches take.
 
 MISSING_TAG_DEFAULTS = {"mlflow.prompt.is_prompt": "false"}
 """Tags whose absence reads as a value in filters (the MLflow 3.x prompt clause)."""
