@@ -55,7 +55,6 @@ IDENTITY = "cairn.identity"  # scope key: the request's `Identity` (None when an
 # scope key: the request's parsed JSON fields, noted by `app.json_handler`
 FIELDS = AUDIT_FIELDS
 REALM = b'Basic realm="cairn"'
-_CHECKED = CHECKED  # resource kinds whose permissions the JSON handlers check
 _RESOURCE_KEYS = (
     ("run_id", "run"),
     ("run_uuid", "run"),
@@ -204,7 +203,7 @@ class AuthGate:
             return
         scope[IDENTITY] = identity
         scope[FIELDS] = None
-        if policy.resource in _CHECKED:
+        if policy.resource in CHECKED:
             scope[AUTHORIZE] = self.security.guard.authorizer(identity, policy)
         security = self.security
 
@@ -344,7 +343,7 @@ class SecuredAnswer:
     ) -> tuple[int, bytes]:
         note: dict[str, Any] = {}
         authorize = None
-        if self.policy.resource in _CHECKED:
+        if self.policy.resource in CHECKED:
             authorize = self.security.guard.authorizer(identity, self.policy)
         status, answer = self.answer(
             method, query, body, content_type, note=note, authorize=authorize
