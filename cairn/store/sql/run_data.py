@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -530,62 +531,78 @@ def load_run_dicts(
 
     The shape is `Run.to_dict`'s with empty metric, param, tag and input lists left out, as
     MLflow leaves them out; metric values are floats, NaN and ±inf included (the server spells
-    those for the wire). A search page of 1,000 runs is built here in about a third of the
-    time that building entities and converting them takes.
+    those for the wire). Each row goes straight into its run's dict as it is fetched: a search
+    page of 1,000 runs is built in about a quarter of the time that building entities and
+    converting them takes, and most of what is left is the driver making Python objects.
     """
-    rows = _read_runs(conn, run_pks, keys)
-    names = rows.names
-    nan = float("nan")
-    statuses = {value: status._value_ for value, status in _STATUSES.items()}
-    stages = {value: stage._value_ for value, stage in _STAGES.items()}
-    result: list[dict[str, Any]] = []
-    append = result.append
-    for pk in run_pks:
-        _, run_id, experiment_id, name, user_id, status, start, end, stage, uri = rows.runs[pk][:10]
-        info: dict[str, Any] = {
-            "run_id": run_id,
-            "run_uuid": run_id,
-            "run_name": name,
-            "experiment_id": str(experiment_id),
-            "user_id": user_id,
-            "status": statuses[status],
-            "artifact_uri": uri,
-            "lifecycle_stage": stages[stage],
-        }
-        if start is not None:
-            info["start_time"] = start
-        if end is not None:
-            info["end_time"] = end
-        data: dict[str, Any] = {}
-        latest = rows.latest[pk]
-        if latest:
-            metric_list = [
-                {
-                    "key": names[key_id],
-                    "value": nan if value is None else _loaded(value),
-                    "timestamp": timestamp,
-                    "step": step,
-                }
-                for key_id, value, timestamp, step in latest
-            ]
-            if len(metric_list) > 1:
-                metric_list.sort(key=_by_key)
-            data["metrics"] = metric_list
-        run_params = rows.params[pk]
-        if run_params:
-            data["params"] = [{"key": k, "value": v} for k, v in run_params.items()]
-        run_tags = rows.tags[pk]
-        if run_tags:
-            data["tags"] = [{"key": k, "value": v} for k, v in run_tags.items()]
-        inputs = rows.inputs[pk]
-        append(
-            {
-                "info": info,
-                "data": data,
-                "inputs": {"dataset_inputs": [d.to_dict() for d in inputs]} if inputs else {},
+    runs_sql, latest_sql, params_sql, tags_sql, inputs_sql, input_tags_sql = _load_sql(conn.dialect)
+    built: dict[int, dict[str, Any]] = {}
+    datas: dict[int, dict[str, Any]] = {}
+    latest: list[tuple[Any, ...]] = []
+    input_map: defaultdict[int, list[DatasetInput]] = defaultdict(list)
+    for chunk in chunks(run_pks):
+        ids = ", ".join(str(int(pk)) for pk in chunk)
+        for (
+            pk,
+            run_id,
+            experiment_id,
+            name,
+            user_id,
+            status,
+            start,
+            end,
+            stage,
+            uri,
+        ) in driver_execute(conn, runs_sql.format(pks=ids)).fetchall():
+            info: dict[str, Any] = {
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "run_name": name,
+                "experiment_id": str(experiment_id),
+                "user_id": user_id,
+                "status": status,
+                "artifact_uri": uri,
+                "lifecycle_stage": stage,
             }
-        )
-    return result
+            if start is not None:
+                info["start_time"] = start
+            if end is not None:
+                info["end_time"] = end
+            data = datas[pk] = {}
+            built[pk] = {"info": info, "data": data, "inputs": {}}
+        latest.extend(driver_execute(conn, latest_sql.format(pks=ids)).fetchall())
+        for name, sql in (("params", params_sql), ("tags", tags_sql)):
+            for pk, key, value in driver_execute(conn, sql.format(pks=ids)).fetchall():
+                data = datas[pk]
+                if name in data:
+                    data[name].append({"key": key, "value": value})
+                else:
+                    data[name] = [{"key": key, "value": value}]
+        pairs = driver_execute(conn, inputs_sql.format(pks=ids)).fetchall()
+        if pairs:  # most runs log no datasets: then there are no input tags to read either
+            tag_rows = driver_execute(conn, input_tags_sql.format(pks=ids))
+            _add_inputs(pairs, tag_rows, input_map)
+    if latest:
+        names = keys.names(conn, {row[1] for row in latest})
+        nan = float("nan")
+        for pk, key_id, value, timestamp, step in latest:
+            metric = {
+                "key": names[key_id],
+                "value": nan if value is None else _loaded(value),
+                "timestamp": timestamp,
+                "step": step,
+            }
+            data = datas[pk]
+            if "metrics" in data:
+                data["metrics"].append(metric)
+            else:
+                data["metrics"] = [metric]
+        for data in datas.values():
+            if "metrics" in data and len(data["metrics"]) > 1:
+                data["metrics"].sort(key=_by_key)
+    for pk, inputs in input_map.items():
+        built[pk]["inputs"] = {"dataset_inputs": [d.to_dict() for d in inputs]}
+    return [built[pk] for pk in run_pks]
 
 
 _by_key = itemgetter("key")
