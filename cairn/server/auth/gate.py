@@ -41,7 +41,7 @@ from cairn.auth.audit import AuditLog, AuditRecord
 from cairn.auth.permissions import Permission, PermissionStore
 from cairn.auth.users import Identity, UserStore
 from cairn.exceptions import InvalidParameterValue, PermissionDenied
-from cairn.server.app import AUDIT_FIELDS, AUTHORIZE
+from cairn.server.app import AUDIT_FIELDS, AUTHORIZE, IDENTITY
 from cairn.server.auth.limits import CredentialCache, FailureLimiter
 from cairn.server.auth.permissions import CHECKED, Guard
 from cairn.server.auth.policy import ART, UNROUTED, Access, Policy, policy_for
@@ -51,7 +51,6 @@ from cairn.server.headers import PROXY_USER
 
 log = logging.getLogger("cairn.server.auth")
 
-IDENTITY = "cairn.identity"  # scope key: the request's `Identity` (None when anonymous)
 # scope key: the request's parsed JSON fields, noted by `app.json_handler`
 FIELDS = AUDIT_FIELDS
 REALM = b'Basic realm="cairn"'

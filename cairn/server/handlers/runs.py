@@ -349,6 +349,7 @@ ENDPOINTS = [
         search,
         "Search runs",
         ("runs", "next_page_token"),
+        pages=True,
     ),
     Endpoint(
         "/mlflow/metrics/get-history",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sqlite3
 import threading
 import time
 import weakref
@@ -109,6 +110,30 @@ def _sqlite_engine(uri: str, url: str) -> Engine:
     # otherwise pays on every connect, begin and commit: ~18 µs a transaction.
     engine.dialect.do_begin = _begin  # type: ignore[method-assign, assignment]
     return engine
+
+
+class DataVersion:
+    """SQLite's `PRAGMA data_version`, read on a connection of its own.
+
+    The number changes whenever another connection commits to the file (this process's or
+    any other's; a checkpoint changes it too). The connection never writes, so two equal
+    readings mean nothing was committed in between: a result read after the first reading
+    is still what the database holds at the second (see `cairn.server.readahead`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(
+            path, timeout=_SQLITE_BUSY_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
 
 def _is_retryable(exc: DBAPIError) -> bool:

@@ -41,12 +41,14 @@ from cairn.store.run_names import generate_run_name
 from cairn.store.sql import run_data
 from cairn.store.sql.dialects import insert_sql, select_sql, update_sql
 from cairn.store.sql.engine import (
+    DataVersion,
     dispose,
     driver_execute,
     make_engine,
     read_transaction,
     run_read,
     run_write,
+    sqlite_path,
 )
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.logged_models import LoggedModelMethods
@@ -85,6 +87,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
         self.dialect = self.engine.dialect.name
         ensure_current(self.engine)
         self.keys = run_data.MetricKeys(self.dialect)
+        self._data_version: DataVersion | None = None
+        self._data_version_lock = threading.Lock()
         self._ensure_default_experiment()
 
     @classmethod
@@ -99,7 +103,24 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
             return store
 
     def close(self) -> None:
+        if self._data_version is not None:
+            self._data_version.close()
         dispose(self.engine)
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever anything commits to the database, from any process:
+        equal readings mean nothing changed in between. None where the database cannot tell
+        cheaply (PostgreSQL, MySQL, an in-memory SQLite database)."""
+        reader = self._data_version
+        if reader is None:
+            path = sqlite_path(self.db_uri) if self.dialect == "sqlite" else None
+            if path is None:
+                return None
+            with self._data_version_lock:
+                if self._data_version is None:
+                    self._data_version = DataVersion(path)
+                reader = self._data_version
+        return reader()
 
     # -- runs --------------------------------------------------------------------------------
 

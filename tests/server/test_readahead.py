@@ -1,0 +1,203 @@
+"""Reading the next page of a search ahead (`cairn.server.readahead`): what is read ahead,
+when a page read ahead may be answered, and that paging through a real server sees every
+write made between pages."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from cairn.server.readahead import MAX_RESULTS, ReadAhead
+from tests.server_process import ServerProcess
+
+API = "/api/2.0/mlflow"
+
+
+class Search:
+    """A search over `items`, `page_token` being an offset; remembers every read."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+        self.version = 1  # the "database's" data_version
+        self.reads: list[int] = []
+        self.failing: set[int] = set()  # offsets whose next read raises
+        self.lock = threading.Lock()
+
+    def __call__(self, fields: dict[str, Any]) -> tuple[bytes, str | None]:
+        offset = int(fields.get("page_token") or 0)
+        size = fields.get("max_results") or 2
+        with self.lock:
+            self.reads.append(offset)
+            if offset in self.failing:
+                self.failing.discard(offset)
+                raise RuntimeError(f"reading offset {offset} failed")
+        token = str(offset + size) if offset + size < len(self.items) else None
+        return orjson.dumps(self.items[offset : offset + size]), token
+
+    def read_ahead(self) -> ReadAhead:
+        return ReadAhead(self, lambda: self.version)
+
+    def wait_for_read(self, offset: int) -> None:
+        deadline = time.monotonic() + 10
+        while offset not in self.reads:
+            assert time.monotonic() < deadline, f"offset {offset} was never read: {self.reads}"
+            time.sleep(0.005)
+
+
+def page(body: bytes) -> list[str]:
+    return list(orjson.loads(body))
+
+
+ITEMS = [f"run-{i}" for i in range(7)]
+
+
+def test_a_first_page_is_answered_without_reading_ahead() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    assert page(ahead.answer(None, {"max_results": 2})) == ["run-0", "run-1"]
+    time.sleep(0.05)
+    assert search.reads == [0]
+
+
+def test_following_a_token_reads_the_next_page_ahead_and_answers_from_it() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    assert page(ahead.answer(None, {"max_results": 2, "page_token": "2"})) == ["run-2", "run-3"]
+    search.wait_for_read(4)
+    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    search.wait_for_read(6)
+    assert page(ahead.answer(None, {"max_results": 2, "page_token": "6"})) == ["run-6"]
+    assert search.reads == [2, 4, 6]  # each page read once; the last has no next page
+
+
+def test_a_commit_after_a_page_was_read_ahead_discards_it() -> None:
+    search = Search(list(ITEMS))
+    ahead = search.read_ahead()
+    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    search.wait_for_read(4)
+    time.sleep(0.05)  # the page read ahead is complete
+    search.items[4] = "run-4, renamed"
+    search.version += 1
+    answer = ahead.answer(None, {"max_results": 2, "page_token": "4"})
+    assert page(answer) == ["run-4, renamed", "run-5"]
+    assert search.reads[:3] == [2, 4, 4]
+
+
+def test_a_page_read_ahead_for_one_caller_is_not_answered_to_another() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    ahead.answer(("ann", False), {"max_results": 2, "page_token": "2"})
+    search.wait_for_read(4)
+    ahead.answer(("bob", False), {"max_results": 2, "page_token": "4"})
+    assert search.reads[:3] == [2, 4, 4]
+    ahead.answer(("ann", False), {"max_results": 2, "page_token": "4"})
+    assert search.reads.count(4) == 2  # ann's page was still there, and answered
+
+
+def test_different_fields_are_a_different_page() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    ahead.answer(None, {"max_results": 2, "page_token": "2", "filter": "a"})
+    search.wait_for_read(4)
+    ahead.answer(None, {"max_results": 2, "page_token": "4", "filter": "b"})
+    assert search.reads[:3] == [2, 4, 4]
+
+
+def test_a_failed_read_ahead_is_read_again_at_the_request() -> None:
+    search = Search(ITEMS)
+    search.failing = {4}
+    ahead = search.read_ahead()
+    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    search.wait_for_read(4)
+    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert search.reads[:3] == [2, 4, 4]
+
+
+def test_an_error_at_the_request_is_the_requests_own() -> None:
+    search = Search(ITEMS)
+    search.failing = {2}
+    with pytest.raises(RuntimeError, match="offset 2"):
+        search.read_ahead().answer(None, {"max_results": 2, "page_token": "2"})
+
+
+def test_large_pages_are_not_read_ahead() -> None:
+    search = Search([f"run-{i}" for i in range(2 * MAX_RESULTS + 2)])
+    ahead = search.read_ahead()
+    ahead.answer(None, {"max_results": MAX_RESULTS + 1, "page_token": "1"})
+    time.sleep(0.05)
+    assert search.reads == [1]
+
+
+def test_nothing_is_answered_from_a_read_ahead_when_the_database_cannot_tell() -> None:
+    search = Search(ITEMS)
+    ahead = ReadAhead(search, lambda: None)
+    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    time.sleep(0.05)
+    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert 4 in search.reads
+
+
+# -- through a real server ----------------------------------------------------------------
+
+
+def _create_runs(http: httpx.Client, count: int) -> tuple[str, list[str]]:
+    created = http.post(f"{API}/experiments/create", json={"name": f"ahead-{uuid.uuid4().hex}"})
+    experiment_id = created.json()["experiment_id"]
+    run_ids = []
+    for i in range(count):
+        body = {"experiment_id": experiment_id, "start_time": 1_000_000 + i}
+        run_ids.append(http.post(f"{API}/runs/create", json=body).json()["run"]["info"]["run_id"])
+    return experiment_id, run_ids[::-1]  # newest first: the search's default order
+
+
+def _search(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    answer = http.post(f"{API}/runs/search", json=body)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_paging_through_a_server_sees_writes_made_between_pages(
+    live_server: ServerProcess,
+) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        experiment_id, newest_first = _create_runs(http, 9)
+        body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 3}
+        first = _search(http, body)
+        second = _search(http, {**body, "page_token": first["next_page_token"]})
+        time.sleep(0.3)  # the third page has been read ahead by now
+        on_third = newest_first[7]
+        tag = {"run_id": on_third, "key": "between", "value": "pages"}
+        assert http.post(f"{API}/runs/set-tag", json=tag).status_code == 200
+        third = _search(http, {**body, "page_token": second["next_page_token"]})
+
+        pages = [first, second, third]
+        assert [r["info"]["run_id"] for p in pages for r in p["runs"]] == newest_first
+        assert "next_page_token" not in third
+        tags = {t["key"]: t["value"] for t in third["runs"][1]["data"]["tags"]}
+        assert tags["between"] == "pages"
+        # Every page is what reading it now gives.
+        again = _search(http, {**body, "page_token": second["next_page_token"]})
+        assert again == third
+
+
+def test_a_page_read_ahead_is_the_page_read_at_the_request(live_server: ServerProcess) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        experiment_id, _ = _create_runs(http, 12)
+        body: dict[str, Any] = {
+            "experiment_ids": [experiment_id],
+            "max_results": 4,
+            "order_by": ["attributes.start_time ASC"],
+        }
+        token = _search(http, body)["next_page_token"]
+        second = _search(http, {**body, "page_token": token})
+        time.sleep(0.3)
+        third = _search(http, {**body, "page_token": second["next_page_token"]})
+        assert third == _search(http, {**body, "page_token": second["next_page_token"]})
+        whole = _search(http, {**body, "max_results": 12})["runs"]
+        assert second["runs"] + third["runs"] == whole[4:]
