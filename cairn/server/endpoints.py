@@ -4,7 +4,7 @@ Handlers are plain synchronous functions `(context, fields) -> response dict`; t
 them in a worker thread (the stores are synchronous) and encodes the result. A `bounded`
 handler touches a fixed handful of rows; on an embedded (SQLite) database the app calls it on
 the event loop instead, because handing it to a thread and back costs more than its work. For a
-search marked `pages`, the next page is read ahead while the client decodes the one it got
+search marked `read_ahead`, the next page is read ahead while the client decodes the one it got
 (`cairn.server.readahead`). The same
 declarations produce the OpenAPI document, so the document cannot drift from the code.
 """
@@ -31,7 +31,9 @@ class Endpoint:
     response: tuple[str, ...] = ()  # top-level response fields, for the OpenAPI document
     version: str = "2.0"
     bounded: bool = False
-    pages: bool = False  # a search clients page through: its next page is read ahead
+    # A search clients page through: the next page is read ahead for pages of up to this
+    # many items (0: never; see `cairn.server.readahead`).
+    read_ahead: int = 0
 
     @property
     def api_path(self) -> str:

@@ -14,8 +14,9 @@ metric, a permission change), discards it and the page is read afresh. So a clie
 exactly what reading the page at its request would give. Pages are keyed by the caller and
 every request field, and each is answered once.
 
-Bounds: one page is read ahead at a time per process, only for pages of at most
-`MAX_RESULTS` items; at most `CAPACITY` pages are held, none longer than `KEEP_SECONDS`.
+Bounds: one page is read ahead at a time per process, only for pages of at most the
+endpoint's `Endpoint.read_ahead` items (~5-8 MB of JSON); at most `CAPACITY` pages are held,
+none longer than `KEEP_SECONDS`.
 Only SQLite can tell cheaply that nothing changed, so on other databases nothing is read ahead.
 """
 
@@ -33,7 +34,6 @@ import orjson
 
 from cairn.server.handlers.fields import READABLE
 
-MAX_RESULTS = 10_000
 CAPACITY = 8
 KEEP_SECONDS = 60.0
 WAIT_SECONDS = 30.0  # for a page still being read ahead, before reading it again instead
@@ -52,9 +52,12 @@ class Page:
 class ReadAhead:
     """The pages read ahead for one search endpoint, and the rules for answering from them."""
 
-    def __init__(self, compute: Compute, data_version: Callable[[], int | None]) -> None:
+    def __init__(
+        self, compute: Compute, data_version: Callable[[], int | None], max_results: int
+    ) -> None:
         self._compute = compute
         self._data_version = data_version
+        self._max_results = max_results
         self._lock = threading.Lock()
         self._pages: OrderedDict[bytes, tuple[float, Future[Page]]] = OrderedDict()
         self._reading = False
@@ -69,7 +72,7 @@ class ReadAhead:
             body, token = page.body, page.token
         if token is not None and key is not None and fields.get("page_token"):
             size = fields.get("max_results")
-            if size is None or size <= MAX_RESULTS:
+            if size is None or size <= self._max_results:
                 self._start(caller, {**fields, "page_token": token})
         return body
 

@@ -13,10 +13,11 @@ import httpx
 import orjson
 import pytest
 
-from cairn.server.readahead import MAX_RESULTS, ReadAhead
+from cairn.server.readahead import ReadAhead
 from tests.server_process import ServerProcess
 
 API = "/api/2.0/mlflow"
+MAX_RESULTS = 100  # the largest page read ahead
 
 
 class Search:
@@ -41,7 +42,7 @@ class Search:
         return orjson.dumps(self.items[offset : offset + size]), token
 
     def read_ahead(self) -> ReadAhead:
-        return ReadAhead(self, lambda: self.version)
+        return ReadAhead(self, lambda: self.version, MAX_RESULTS)
 
     def wait_for_read(self, offset: int) -> None:
         deadline = time.monotonic() + 10
@@ -136,7 +137,7 @@ def test_large_pages_are_not_read_ahead() -> None:
 
 def test_nothing_is_answered_from_a_read_ahead_when_the_database_cannot_tell() -> None:
     search = Search(ITEMS)
-    ahead = ReadAhead(search, lambda: None)
+    ahead = ReadAhead(search, lambda: None, MAX_RESULTS)
     ahead.answer(None, {"max_results": 2, "page_token": "2"})
     time.sleep(0.05)
     assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
@@ -201,3 +202,27 @@ def test_a_page_read_ahead_is_the_page_read_at_the_request(live_server: ServerPr
         assert third == _search(http, {**body, "page_token": second["next_page_token"]})
         whole = _search(http, {**body, "max_results": 12})["runs"]
         assert second["runs"] + third["runs"] == whole[4:]
+
+
+def test_paging_through_a_metric_history_sees_points_logged_between_pages(
+    live_server: ServerProcess,
+) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        experiment_id, (run_id,) = _create_runs(http, 1)
+        points = [
+            {"key": "loss", "value": step / 10, "timestamp": 5, "step": step} for step in range(30)
+        ]
+        body = {"run_id": run_id, "metrics": points}
+        assert http.post(f"{API}/runs/log-batch", json=body).status_code == 200
+        query: dict[str, Any] = {"run_id": run_id, "metric_key": "loss", "max_results": 10}
+        first = http.get(f"{API}/metrics/get-history", params=query).json()
+        query["page_token"] = first["next_page_token"]
+        second = http.get(f"{API}/metrics/get-history", params=query).json()
+        time.sleep(0.3)  # the third page has been read ahead by now
+        late = {"run_id": run_id, "key": "loss", "value": 99.5, "timestamp": 6, "step": 25}
+        assert http.post(f"{API}/runs/log-metric", json=late).status_code == 200
+        query["page_token"] = second["next_page_token"]
+        third = http.get(f"{API}/metrics/get-history", params=query).json()
+        values = [p["value"] for p in third["metrics"]]
+        assert 99.5 in values
+        assert len(first["metrics"]) + len(second["metrics"]) == 20
