@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from cairn.server.readahead import ReadAhead
+from cairn.server.readahead import BULK, ReadAhead
 from tests.server_process import ServerProcess
 
 API = "/api/2.0/mlflow"
@@ -64,6 +64,15 @@ def test_a_first_page_is_answered_without_reading_ahead() -> None:
     assert page(ahead.answer(None, {"max_results": 2})) == ["run-0", "run-1"]
     time.sleep(0.05)
     assert search.reads == [0]
+
+
+def test_a_bulk_first_page_is_read_on_from() -> None:
+    search = Search([f"run-{i}" for i in range(3 * BULK)])
+    ahead = ReadAhead(search, lambda: search.version, BULK)
+    assert len(page(ahead.answer(None, {"max_results": BULK}))) == BULK
+    search.wait_for_read(BULK)
+    ahead.answer(None, {"max_results": BULK, "page_token": str(BULK)})
+    assert search.reads[:2] == [0, BULK]
 
 
 def test_following_a_token_reads_the_next_page_ahead_and_answers_from_it() -> None:
@@ -208,7 +217,7 @@ def test_paging_through_a_metric_history_sees_points_logged_between_pages(
     live_server: ServerProcess,
 ) -> None:
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
-        experiment_id, (run_id,) = _create_runs(http, 1)
+        _, (run_id,) = _create_runs(http, 1)
         points = [
             {"key": "loss", "value": step / 10, "timestamp": 5, "step": step} for step in range(30)
         ]
