@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
     from cairn.auth.users import Identity
     from cairn.server.auth.gate import Security
 
-JSON_TYPES = ("application/json", "text/json")
+JSON = "application/json"
+JSON_TYPES = (JSON, "text/json")
 AUDIT_FIELDS = "cairn.fields"  # = cairn.server.auth.gate.FIELDS
 # scope key: set by the auth gate, called with the parsed fields before the handler; raises
 # PermissionDenied, or returns a callback for the handler's result (see auth.permissions).
@@ -235,7 +237,11 @@ def json_handler(
                 encoded = wire.dumps(authorized(authorize, ctx, fields))
             elif ahead is not None:
                 identity = request.scope.get(IDENTITY)
-                encoded = await run_in_threadpool(answer_ahead, ahead, authorize, identity, fields)
+                encoded, follow = await run_in_threadpool(
+                    answer_ahead, ahead, authorize, identity, fields
+                )
+                if follow is not None:  # once this answer is sent: see ReadAhead.answer
+                    return Response(encoded, media_type=JSON, background=_called(follow))
             else:
                 encoded = await run_in_threadpool(encode, authorize, fields)
         except CairnException as exc:
@@ -246,7 +252,7 @@ def json_handler(
             # Answered here rather than by the outermost middleware, which would also drop
             # the client's keep-alive connection.
             return server_fault(request, exc)
-        return Response(encoded, media_type="application/json")
+        return Response(encoded, media_type=JSON)
 
     def answer(
         method: str,
@@ -299,12 +305,13 @@ def json_handler(
         authorize: Callable[[dict[str, Any]], Any] | None,
         identity: Identity | None,
         fields: dict[str, Any],
-    ) -> bytes:
-        """`authorized`, encoded, for an endpoint whose next pages are read ahead."""
+    ) -> tuple[bytes, Callable[[], None] | None]:
+        """`authorized`, encoded, for an endpoint whose next pages are read ahead; and the call
+        that starts reading the next page, if it should be."""
         after = None if authorize is None else authorize(fields)
         if after is not None:  # nothing that pages has one; answered without reading ahead
             checked = functools.partial(authorized, lambda _: after, ctx, fields)  # check ran
-            return encoded_answer(checked)[0]
+            return encoded_answer(checked)[0], None
         caller = None if identity is None else (identity.username, identity.is_admin)
         return ahead.answer(caller, fields)
 
@@ -326,6 +333,15 @@ def read_ahead(endpoint: Endpoint, ctx: ServerContext) -> ReadAhead | None:
         return encoded_answer(functools.partial(handler, ctx, fields))
 
     return ReadAhead(compute, ctx.store.data_version, endpoint.read_ahead)
+
+
+def _called(call: Callable[[], None]) -> BackgroundTask:
+    """A background task making `call` on the event loop (Starlette would use a thread)."""
+
+    async def run() -> None:
+        call()
+
+    return BackgroundTask(run)
 
 
 def encoded_answer(answer: Callable[[], dict[str, Any]]) -> tuple[bytes, str | None]:

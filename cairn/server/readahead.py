@@ -25,6 +25,7 @@ Only SQLite can tell cheaply that nothing changed, so on other databases nothing
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -66,17 +67,25 @@ class ReadAhead:
         self._pages: OrderedDict[bytes, tuple[float, Future[Page]]] = OrderedDict()
         self._reading = False
 
-    def answer(self, caller: Hashable, fields: dict[str, Any]) -> bytes:
-        """The encoded answer to `fields` for `caller` (None when anonymous)."""
+    def answer(
+        self, caller: Hashable, fields: dict[str, Any]
+    ) -> tuple[bytes, Callable[[], None] | None]:
+        """The encoded answer to `fields` for `caller` (None when anonymous), and the call that
+        starts reading the next page when it should be read ahead.
+
+        The caller makes that call once the answer is on its way: reading the next page holds
+        the interpreter's lock for milliseconds at a time, which would otherwise delay sending
+        this one. (A call never made reads nothing.)
+        """
         key = _key(caller, fields)
         page = None if key is None else self._take(key)
         if page is None:
             body, token = self._compute(fields)
         else:
             body, token = page.body, page.token
-        if token is not None and key is not None and self._reading_on(fields):
-            self._start(caller, {**fields, "page_token": token})
-        return body
+        if token is None or key is None or not self._reading_on(fields):
+            return body, None
+        return body, functools.partial(self._start, caller, {**fields, "page_token": token})
 
     def _reading_on(self, fields: dict[str, Any]) -> bool:
         """Whether the client that sent `fields` reads page after page: it followed a page

@@ -51,6 +51,14 @@ class Search:
             time.sleep(0.005)
 
 
+def ask(ahead: ReadAhead, caller: Any, fields: dict[str, Any]) -> bytes:
+    """As the server asks: the answer, then (once it is sent) the start of the next read."""
+    body, follow = ahead.answer(caller, fields)
+    if follow is not None:
+        follow()
+    return body
+
+
 def page(body: bytes) -> list[str]:
     return list(orjson.loads(body))
 
@@ -61,7 +69,7 @@ ITEMS = [f"run-{i}" for i in range(7)]
 def test_a_first_page_is_answered_without_reading_ahead() -> None:
     search = Search(ITEMS)
     ahead = search.read_ahead()
-    assert page(ahead.answer(None, {"max_results": 2})) == ["run-0", "run-1"]
+    assert page(ask(ahead, None, {"max_results": 2})) == ["run-0", "run-1"]
     time.sleep(0.05)
     assert search.reads == [0]
 
@@ -69,32 +77,43 @@ def test_a_first_page_is_answered_without_reading_ahead() -> None:
 def test_a_bulk_first_page_is_read_on_from() -> None:
     search = Search([f"run-{i}" for i in range(3 * BULK)])
     ahead = ReadAhead(search, lambda: search.version, BULK)
-    assert len(page(ahead.answer(None, {"max_results": BULK}))) == BULK
+    assert len(page(ask(ahead, None, {"max_results": BULK}))) == BULK
     search.wait_for_read(BULK)
-    ahead.answer(None, {"max_results": BULK, "page_token": str(BULK)})
+    ask(ahead, None, {"max_results": BULK, "page_token": str(BULK)})
     assert search.reads[:2] == [0, BULK]
 
 
 def test_following_a_token_reads_the_next_page_ahead_and_answers_from_it() -> None:
     search = Search(ITEMS)
     ahead = search.read_ahead()
-    assert page(ahead.answer(None, {"max_results": 2, "page_token": "2"})) == ["run-2", "run-3"]
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "2"})) == ["run-2", "run-3"]
     search.wait_for_read(4)
-    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
     search.wait_for_read(6)
-    assert page(ahead.answer(None, {"max_results": 2, "page_token": "6"})) == ["run-6"]
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "6"})) == ["run-6"]
     assert search.reads == [2, 4, 6]  # each page read once; the last has no next page
+
+
+def test_the_next_page_is_read_only_once_the_answer_is_sent() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    body, follow = ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    assert page(body) == ["run-2", "run-3"] and follow is not None
+    time.sleep(0.05)
+    assert search.reads == [2]  # a start never made reads nothing and holds nothing
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert search.reads[:2] == [2, 4]  # read at its request (then 6 is read ahead)
 
 
 def test_a_commit_after_a_page_was_read_ahead_discards_it() -> None:
     search = Search(list(ITEMS))
     ahead = search.read_ahead()
-    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    ask(ahead, None, {"max_results": 2, "page_token": "2"})
     search.wait_for_read(4)
     time.sleep(0.05)  # the page read ahead is complete
     search.items[4] = "run-4, renamed"
     search.version += 1
-    answer = ahead.answer(None, {"max_results": 2, "page_token": "4"})
+    answer = ask(ahead, None, {"max_results": 2, "page_token": "4"})
     assert page(answer) == ["run-4, renamed", "run-5"]
     assert search.reads[:3] == [2, 4, 4]
 
@@ -102,20 +121,20 @@ def test_a_commit_after_a_page_was_read_ahead_discards_it() -> None:
 def test_a_page_read_ahead_for_one_caller_is_not_answered_to_another() -> None:
     search = Search(ITEMS)
     ahead = search.read_ahead()
-    ahead.answer(("ann", False), {"max_results": 2, "page_token": "2"})
+    ask(ahead, ("ann", False), {"max_results": 2, "page_token": "2"})
     search.wait_for_read(4)
-    ahead.answer(("bob", False), {"max_results": 2, "page_token": "4"})
+    ask(ahead, ("bob", False), {"max_results": 2, "page_token": "4"})
     assert search.reads[:3] == [2, 4, 4]
-    ahead.answer(("ann", False), {"max_results": 2, "page_token": "4"})
+    ask(ahead, ("ann", False), {"max_results": 2, "page_token": "4"})
     assert search.reads.count(4) == 2  # ann's page was still there, and answered
 
 
 def test_different_fields_are_a_different_page() -> None:
     search = Search(ITEMS)
     ahead = search.read_ahead()
-    ahead.answer(None, {"max_results": 2, "page_token": "2", "filter": "a"})
+    ask(ahead, None, {"max_results": 2, "page_token": "2", "filter": "a"})
     search.wait_for_read(4)
-    ahead.answer(None, {"max_results": 2, "page_token": "4", "filter": "b"})
+    ask(ahead, None, {"max_results": 2, "page_token": "4", "filter": "b"})
     assert search.reads[:3] == [2, 4, 4]
 
 
@@ -123,9 +142,9 @@ def test_a_failed_read_ahead_is_read_again_at_the_request() -> None:
     search = Search(ITEMS)
     search.failing = {4}
     ahead = search.read_ahead()
-    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    ask(ahead, None, {"max_results": 2, "page_token": "2"})
     search.wait_for_read(4)
-    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
     assert search.reads[:3] == [2, 4, 4]
 
 
@@ -133,13 +152,13 @@ def test_an_error_at_the_request_is_the_requests_own() -> None:
     search = Search(ITEMS)
     search.failing = {2}
     with pytest.raises(RuntimeError, match="offset 2"):
-        search.read_ahead().answer(None, {"max_results": 2, "page_token": "2"})
+        ask(search.read_ahead(), None, {"max_results": 2, "page_token": "2"})
 
 
 def test_large_pages_are_not_read_ahead() -> None:
     search = Search([f"run-{i}" for i in range(2 * MAX_RESULTS + 2)])
     ahead = search.read_ahead()
-    ahead.answer(None, {"max_results": MAX_RESULTS + 1, "page_token": "1"})
+    ask(ahead, None, {"max_results": MAX_RESULTS + 1, "page_token": "1"})
     time.sleep(0.05)
     assert search.reads == [1]
 
@@ -147,9 +166,9 @@ def test_large_pages_are_not_read_ahead() -> None:
 def test_nothing_is_answered_from_a_read_ahead_when_the_database_cannot_tell() -> None:
     search = Search(ITEMS)
     ahead = ReadAhead(search, lambda: None, MAX_RESULTS)
-    ahead.answer(None, {"max_results": 2, "page_token": "2"})
+    ask(ahead, None, {"max_results": 2, "page_token": "2"})
     time.sleep(0.05)
-    assert page(ahead.answer(None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
+    assert page(ask(ahead, None, {"max_results": 2, "page_token": "4"})) == ["run-4", "run-5"]
     assert 4 in search.reads
 
 
