@@ -6,6 +6,7 @@ Where a user is migrating, the MLflow variable is honoured when the Cairn one is
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -26,6 +27,31 @@ class Setting:
 
     def get_bool(self) -> bool:
         return (self.get() or "").strip().lower() in ("1", "true", "yes", "on")
+
+    def get_int(self, minimum: int = 0) -> int:
+        """The value as a whole number of at least `minimum`; a clear error naming the
+        variable otherwise (the ASCII check: `"²".isdigit()` is true)."""
+        raw = (self.get() or "").strip()
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+            raise self._invalid(f"a whole number of at least {minimum}", raw)
+        return int(raw)
+
+    def get_float(self, minimum: float = 0.0, *, positive: bool = False) -> float:
+        """The value as a finite number of at least `minimum` (above 0 with `positive`)."""
+        raw = (self.get() or "").strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not minimum <= value < math.inf or (positive and value <= 0):
+            wanted = "a number above 0" if positive else f"a number of at least {minimum:g}"
+            raise self._invalid(wanted, raw)
+        return value
+
+    def _invalid(self, wanted: str, raw: str) -> Exception:
+        from cairn.exceptions import InvalidParameterValue
+
+        return InvalidParameterValue(f"{self.env} must be {wanted}, not {raw!r}")
 
 
 TRACKING_URI = Setting(

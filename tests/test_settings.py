@@ -42,3 +42,50 @@ def test_empty_variable_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_boolean_settings(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("CAIRN_TRUNCATE_LONG_VALUES", raw)
     assert settings.TRUNCATE_LONG_VALUES.get_bool() is expected
+
+
+def test_numbers_are_read_with_their_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIRN_SQL_POOL_SIZE", " 7 ")
+    assert settings.SQL_POOL_SIZE.get_int(minimum=1) == 7
+    monkeypatch.setenv("CAIRN_SQL_BUSY_TIMEOUT", "0.05")
+    assert settings.SQL_BUSY_TIMEOUT.get_float() == 0.05
+    monkeypatch.delenv("CAIRN_HTTP_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    assert settings.HTTP_REQUEST_TIMEOUT.get_float(positive=True) == 120.0  # the default
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("soon", "a whole number of at least 1, not 'soon'"),
+        ("0", "a whole number of at least 1, not '0'"),
+        ("-3", "a whole number of at least 1"),
+        ("²", "a whole number of at least 1"),  # str.isdigit() says yes; int() says no
+        ("2.5", "a whole number of at least 1"),
+    ],
+)
+def test_a_bad_whole_number_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    from cairn.exceptions import InvalidParameterValue
+
+    monkeypatch.setenv("CAIRN_SQL_POOL_SIZE", value)
+    with pytest.raises(InvalidParameterValue, match=f"CAIRN_SQL_POOL_SIZE must be {message}"):
+        settings.SQL_POOL_SIZE.get_int(minimum=1)
+
+
+@pytest.mark.parametrize("value", ["later", "-1", "inf", "nan", "1e999"])
+def test_a_bad_number_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from cairn.exceptions import InvalidParameterValue
+
+    monkeypatch.setenv("CAIRN_SQL_BUSY_TIMEOUT", value)
+    with pytest.raises(InvalidParameterValue, match="CAIRN_SQL_BUSY_TIMEOUT must be a number"):
+        settings.SQL_BUSY_TIMEOUT.get_float()
+
+
+def test_a_positive_number_refuses_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cairn.exceptions import InvalidParameterValue
+
+    monkeypatch.setenv("CAIRN_WEBHOOK_TIMEOUT", "0")
+    with pytest.raises(InvalidParameterValue, match="WEBHOOK_TIMEOUT must be a number above 0"):
+        settings.WEBHOOK_TIMEOUT.get_float(positive=True)

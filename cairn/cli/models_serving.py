@@ -12,22 +12,6 @@ from cairn.cli.options import ModelUri
 from cairn.exceptions import InvalidParameterValue
 
 
-def _int_setting(setting: settings.Setting) -> int:
-    value = setting.get() or "0"
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameterValue(f"${setting.env} must be an integer, got {value!r}") from None
-
-
-def _float_setting(setting: settings.Setting) -> float:
-    value = setting.get() or "0"
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidParameterValue(f"${setting.env} must be a number, got {value!r}") from None
-
-
 def serve(
     model_uri: ModelUri,
     host: Annotated[
@@ -139,11 +123,11 @@ def serve(
             "or build an image with its environment."
         )
     if workers is None:
-        workers = max(1, _int_setting(settings.SCORING_WORKERS))
+        workers = settings.SCORING_WORKERS.get_int(minimum=1)
     if max_body_size is None:
-        max_body_size = _int_setting(settings.SCORING_MAX_BODY_BYTES)
+        max_body_size = settings.SCORING_MAX_BODY_BYTES.get_int(minimum=1)
     if timeout is None:
-        timeout = _float_setting(settings.SCORING_REQUEST_TIMEOUT)
+        timeout = settings.SCORING_REQUEST_TIMEOUT.get_float()
     options = ServeOptions(
         model_uri=model_uri,
         host=host,

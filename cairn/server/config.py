@@ -107,11 +107,4 @@ def _listed(setting: settings.Setting) -> tuple[str, ...]:
 
 
 def _max_body_bytes() -> int:
-    raw = settings.SERVER_MAX_BODY_BYTES.get() or ""
-    if not raw.isdigit() or int(raw) < 1:
-        from cairn.exceptions import InvalidParameterValue
-
-        raise InvalidParameterValue(
-            f"{settings.SERVER_MAX_BODY_BYTES.env} must be a positive number of bytes, not {raw!r}"
-        )
-    return int(raw)
+    return settings.SERVER_MAX_BODY_BYTES.get_int(minimum=1)

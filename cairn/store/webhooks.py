@@ -154,7 +154,7 @@ def send(url: str, secret: str, event: str, event_id: str, body: bytes) -> Outco
         DELIVERY_HEADER: event_id,
         SIGNATURE_HEADER: sign(secret, body),
     }
-    timeout = float(settings.WEBHOOK_TIMEOUT.get() or 10)
+    timeout = settings.WEBHOOK_TIMEOUT.get_float(positive=True)
     started = time.monotonic()
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
@@ -170,9 +170,9 @@ def send(url: str, secret: str, event: str, event_id: str, body: bytes) -> Outco
 
 def backoff_ms(attempts: int) -> int:
     """Milliseconds to wait after the `attempts`-th failed attempt."""
-    base = float(settings.WEBHOOK_BACKOFF.get() or 2)
+    base = settings.WEBHOOK_BACKOFF.get_float()
     return int(min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS) * 1000)
 
 
 def max_attempts() -> int:
-    return max(1, int(settings.WEBHOOK_MAX_ATTEMPTS.get() or 6))
+    return settings.WEBHOOK_MAX_ATTEMPTS.get_int(minimum=1)

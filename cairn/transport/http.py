@@ -73,7 +73,7 @@ class HttpTransport:
         self._url_credentials = url_credentials
         self.retry = retry or RetryPolicy.from_settings()
         self.timeout = (
-            float(settings.HTTP_REQUEST_TIMEOUT.get() or 120) if timeout is None else timeout
+            settings.HTTP_REQUEST_TIMEOUT.get_float(positive=True) if timeout is None else timeout
         )
         self._transport = transport
         self._client: httpx.Client | None = None

@@ -31,8 +31,8 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls) -> RetryPolicy:
         return cls(
-            max_retries=max(0, int(settings.HTTP_REQUEST_MAX_RETRIES.get() or 0)),
-            backoff_factor=max(0.0, float(settings.HTTP_REQUEST_BACKOFF_FACTOR.get() or 0)),
+            max_retries=settings.HTTP_REQUEST_MAX_RETRIES.get_int(),
+            backoff_factor=settings.HTTP_REQUEST_BACKOFF_FACTOR.get_float(),
         )
 
     def wait(self, attempt: int, retry_after: str | None = None) -> float:

@@ -40,7 +40,7 @@ from cairn import settings
 from cairn.auth.audit import AuditLog, AuditRecord
 from cairn.auth.permissions import Permission, PermissionStore
 from cairn.auth.users import Identity, UserStore
-from cairn.exceptions import InvalidParameterValue, PermissionDenied
+from cairn.exceptions import PermissionDenied
 from cairn.server.app import AUDIT_FIELDS, AUTHORIZE, IDENTITY
 from cairn.server.auth.limits import CredentialCache, FailureLimiter
 from cairn.server.auth.permissions import CHECKED, Guard
@@ -78,15 +78,15 @@ class Security:
     def for_engine(cls, engine: Any) -> Security:
         default = Permission.parse(settings.AUTH_DEFAULT_PERMISSION.get())
         users = UserStore(engine)
-        cache = CredentialCache(_count(settings.AUTH_CACHE_SECONDS))
+        cache = CredentialCache(settings.AUTH_CACHE_SECONDS.get_int())
         inline_db = engine.dialect.name == "sqlite"
         return cls(
             users=users,
             audit=AuditLog(engine),
             cache=cache,
-            limiter=FailureLimiter(_count(settings.AUTH_MAX_FAILURES)),
+            limiter=FailureLimiter(settings.AUTH_MAX_FAILURES.get_int()),
             inline_db=inline_db,
-            guard=Guard(PermissionStore(engine, default), _count(settings.AUTH_CACHE_SECONDS)),
+            guard=Guard(PermissionStore(engine, default), settings.AUTH_CACHE_SECONDS.get_int()),
             proxy=ProxyUsers(
                 users,
                 cache,
@@ -104,13 +104,6 @@ class Security:
                 await run_in_threadpool(self.audit.append, [record])
         except Exception:
             log.exception("Could not write the audit entry for %s", record.action)
-
-
-def _count(setting: settings.Setting) -> int:
-    raw = (setting.get() or "0").strip()
-    if not raw.isdigit():
-        raise InvalidParameterValue(f"{setting.env} must be a whole number, not {raw!r}")
-    return int(raw)
 
 
 class Refused(Exception):

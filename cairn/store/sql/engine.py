@@ -72,7 +72,7 @@ def make_engine(uri: str) -> Engine:
     url = sqlalchemy_url(uri)
     if url.startswith("sqlite"):
         return _sqlite_engine(uri, url)
-    pool_size = int(settings.SQL_POOL_SIZE.get() or 5)
+    pool_size = settings.SQL_POOL_SIZE.get_int(minimum=1)
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
 
 
@@ -259,7 +259,7 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
             if not _is_retryable(exc):
                 raise
             # Read here, not per call: the environment lookup costs ~2 µs of every write.
-            budget = float(settings.SQL_BUSY_TIMEOUT.get() or 60)
+            budget = settings.SQL_BUSY_TIMEOUT.get_float()
             if time.monotonic() - start >= budget:
                 raise TemporarilyUnavailable(
                     f"The database stayed locked for {budget:.0f} s; try again later."

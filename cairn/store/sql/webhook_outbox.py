@@ -234,7 +234,8 @@ class WebhookSender:
         from cairn import settings
 
         self.engine = engine
-        self.poll_interval = poll_interval or float(settings.WEBHOOK_POLL_INTERVAL.get() or 1)
+        interval = poll_interval or settings.WEBHOOK_POLL_INTERVAL.get_float(positive=True)
+        self.poll_interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -272,7 +273,7 @@ class WebhookSender:
         """Post every delivery due now (one claim batch); how many were attempted."""
         from cairn import settings
 
-        lease = int((float(settings.WEBHOOK_TIMEOUT.get() or 10) * 2 + 5) * 1000)
+        lease = int((settings.WEBHOOK_TIMEOUT.get_float(positive=True) * 2 + 5) * 1000)
         rows = claim_due(self.engine, lease)
         for row in rows:
             body = row.payload.encode()
