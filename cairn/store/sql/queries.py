@@ -53,18 +53,18 @@ def page(
 
 
 def first_column(conn: Connection, query: Select[Any]) -> list[Any]:
-    """The first value of every row of `query`, fetched through the driver.
+    """The first value of every row of `query`, read from the driver's cursor.
 
-    A page's keys come by the thousand; SQLAlchemy's result rows cost ~0.2 ms of a 1,000-key
-    page, a third of the query. The statement is compiled as SQLAlchemy would (IN lists
-    expanded), and its parameters passed in the driver's style: a tuple in order for
-    positional drivers, the dict for named ones.
+    A page's keys come by the thousand, and SQLAlchemy's result rows cost more than the query:
+    0.76 -> 0.43 ms for 1,000 keys, 1.8 -> 0.9 ms for a filtered top 100. The statement still
+    goes through `execute`, so SQLAlchemy's compiled cache serves it (compiling a filtered
+    search anew takes ~2.5 ms).
     """
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    order = compiled.positiontup
-    args = tuple(params[name] for name in order) if order else params
-    return [row[0] for row in driver_execute(conn, str(compiled), args).fetchall()]
+    result = conn.execute(query)
+    try:
+        return [row[0] for row in result.cursor.fetchall()]
+    finally:
+        result.close()
 
 
 def check_max_results(max_results: int) -> None:
