@@ -350,11 +350,10 @@ def encoded_answer(answer: Callable[[], dict[str, Any]]) -> tuple[bytes, str | N
 
     For the searches clients page through (`Endpoint.read_ahead`): a page of runs or of metric
     history is tens of thousands of dicts, built with the collector paused (nothing in them
-    forms a cycle); a collection starting after the build, while they are still alive, walks
-    them all to free nothing (~1 ms of a 1,000-run page, measured in the server). Encoding and
-    dropping them under the same pause leaves the collector's count where it was. (Not for
-    every endpoint: the pause is shared by all threads, and requests that overlap without end
-    would keep the collector off.)
+    forms a cycle); a collection starting after the build, while they are still alive, would
+    walk them all to free nothing. Encoding and dropping them under the same pause leaves the
+    collector's count where it was. Not for every endpoint: the pause is shared by all
+    threads, and requests overlapping without end would keep the collector off.
     """
     with paused_gc():
         result = answer()

@@ -78,7 +78,7 @@ def test_settings_and_options(served: list[Any], monkeypatch: pytest.MonkeyPatch
 def test_bad_setting_is_a_clean_error(served: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAIRN_MODELS_WORKERS", "many")
     result = CliRunner().invoke(app, ["models", "serve", "-m", "m"])
-    assert result.exit_code != 0 and "CAIRN_MODELS_WORKERS must be an integer" in result.output
+    assert result.exit_code != 0 and "CAIRN_MODELS_WORKERS must be a whole number" in result.output
     assert not served
 
 
