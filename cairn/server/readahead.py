@@ -26,6 +26,7 @@ Only SQLite can tell cheaply that nothing changed, so on other databases nothing
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -66,6 +67,7 @@ class ReadAhead:
         self._lock = threading.Lock()
         self._pages: OrderedDict[bytes, tuple[float, Future[Page]]] = OrderedDict()
         self._reading = False
+        self._queue: queue.SimpleQueue[tuple[Future[Page], dict[str, Any]]] | None = None
 
     def answer(
         self, caller: Hashable, fields: dict[str, Any]
@@ -121,9 +123,21 @@ class ReadAhead:
             future: Future[Page] = Future()
             self._pages[key] = (now, future)
             self._reading = True
-        threading.Thread(
-            target=self._read, args=(future, fields), name="cairn-read-ahead", daemon=True
-        ).start()
+            if self._queue is None:
+                self._queue = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._serve, args=(self._queue,), name="cairn-read-ahead", daemon=True
+                ).start()
+            pending = self._queue
+        pending.put((future, fields))
+
+    def _serve(self, pending: queue.SimpleQueue[tuple[Future[Page], dict[str, Any]]]) -> None:
+        """The reading thread: one per endpoint and process, for the process's life. A new
+        thread per page was slower, back to back in the server: 10-15 ms a 1,000-run page
+        against 9-11 ms (a fresh thread starting on cold caches, most likely)."""
+        while True:
+            future, fields = pending.get()
+            self._read(future, fields)
 
     def _read(self, future: Future[Page], fields: dict[str, Any]) -> None:
         try:
