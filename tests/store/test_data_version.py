@@ -24,17 +24,7 @@ def test_a_commit_by_the_store_changes_it(sqlite_store: SqlTrackingStore) -> Non
     assert sqlite_store.data_version() != before
 
 
-def test_a_commit_by_another_connection_changes_it(
-    sqlite_store: SqlTrackingStore, tmp_path: Path
-) -> None:
-    before = sqlite_store.data_version()
-    other = sqlite3.connect(tmp_path / "cairn.db", isolation_level=None)
-    other.execute("UPDATE experiments SET last_update_time = 1")
-    other.close()
-    assert sqlite_store.data_version() != before
-
-
-def test_a_transaction_not_yet_committed_does_not_change_it(
+def test_another_connections_commit_changes_it_not_its_open_transaction(
     sqlite_store: SqlTrackingStore, tmp_path: Path
 ) -> None:
     before = sqlite_store.data_version()
