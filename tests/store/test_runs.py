@@ -230,3 +230,6 @@ def test_search_run_dicts_gives_the_runs_of_search_runs_in_rest_shape(store, run
                 metric["value"] = "nan"
     assert dicts == [_rest_shape(r) for r in runs]
     assert dicts.token == runs.token
+    full = next(d for d in dicts if d["info"]["run_id"] == run_id)["data"]
+    assert list(full) == ["metrics", "params", "tags"]  # MLflow's order
+    assert [m["key"] for m in full["metrics"]] == ["a", "b", "c", "d"]

@@ -538,7 +538,6 @@ def load_run_dicts(
     runs_sql, latest_sql, params_sql, tags_sql, inputs_sql, input_tags_sql = _load_sql(conn.dialect)
     built: dict[int, dict[str, Any]] = {}
     datas: dict[int, dict[str, Any]] = {}
-    latest: list[tuple[Any, ...]] = []
     input_map: defaultdict[int, list[DatasetInput]] = defaultdict(list)
     for chunk in chunks(run_pks):
         ids = ", ".join(str(int(pk)) for pk in chunk)
@@ -570,7 +569,9 @@ def load_run_dicts(
                 info["end_time"] = end
             data = datas[pk] = {}
             built[pk] = {"info": info, "data": data, "inputs": {}}
-        latest.extend(driver_execute(conn, latest_sql.format(pks=ids)).fetchall())
+        latest = driver_execute(conn, latest_sql.format(pks=ids)).fetchall()
+        if latest:  # metrics first, then params and tags: MLflow's order of the three
+            _add_latest(latest, keys.names(conn, {row[1] for row in latest}), datas)
         for name, sql in (("params", params_sql), ("tags", tags_sql)):
             for pk, key, value in driver_execute(conn, sql.format(pks=ids)).fetchall():
                 data = datas[pk]
@@ -582,27 +583,33 @@ def load_run_dicts(
         if pairs:  # most runs log no datasets: then there are no input tags to read either
             tag_rows = driver_execute(conn, input_tags_sql.format(pks=ids))
             _add_inputs(pairs, tag_rows, input_map)
-    if latest:
-        names = keys.names(conn, {row[1] for row in latest})
-        nan = float("nan")
-        for pk, key_id, value, timestamp, step in latest:
-            metric = {
-                "key": names[key_id],
-                "value": nan if value is None else _loaded(value),
-                "timestamp": timestamp,
-                "step": step,
-            }
-            data = datas[pk]
-            if "metrics" in data:
-                data["metrics"].append(metric)
-            else:
-                data["metrics"] = [metric]
-        for data in datas.values():
-            if "metrics" in data and len(data["metrics"]) > 1:
-                data["metrics"].sort(key=_by_key)
     for pk, inputs in input_map.items():
         built[pk]["inputs"] = {"dataset_inputs": [d.to_dict() for d in inputs]}
     return [built[pk] for pk in run_pks]
+
+
+def _add_latest(
+    rows: Sequence[Any], names: dict[int, str], datas: dict[int, dict[str, Any]]
+) -> None:
+    """Put (run_pk, key_id, stored value, timestamp, step) rows into their runs' data dicts
+    as `metrics` lists, sorted by key."""
+    nan = float("nan")
+    several: set[int] = set()
+    for pk, key_id, value, timestamp, step in rows:
+        metric = {
+            "key": names[key_id],
+            "value": nan if value is None else _loaded(value),
+            "timestamp": timestamp,
+            "step": step,
+        }
+        data = datas[pk]
+        if "metrics" in data:
+            data["metrics"].append(metric)
+            several.add(pk)
+        else:
+            data["metrics"] = [metric]
+    for pk in several:
+        datas[pk]["metrics"].sort(key=_by_key)
 
 
 _by_key = itemgetter("key")
