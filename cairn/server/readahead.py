@@ -17,9 +17,10 @@ metric, a permission change), discards it and the page is read afresh. So a clie
 exactly what reading the page at its request would give. Pages are keyed by the caller and
 every request field, and each is answered once.
 
-Bounds: one page is read ahead at a time per process, only for pages of at most the
-endpoint's `Endpoint.read_ahead` items (~5-8 MB of JSON); at most `CAPACITY` pages are held,
-none longer than `KEEP_SECONDS`.
+Bounds, per endpoint and process: one page is read ahead at a time, by one thread, only for
+pages of at most the endpoint's `Endpoint.read_ahead` items (~5-8 MB of JSON); at most
+`CAPACITY` pages are held, and one not asked for within `KEEP_SECONDS` is dropped at the
+endpoint's next request.
 Only SQLite can tell cheaply that nothing changed, so on other databases nothing is read ahead.
 """
 
@@ -100,6 +101,7 @@ class ReadAhead:
     def _take(self, key: bytes) -> Page | None:
         with self._lock:
             held = self._pages.pop(key, None)
+            self._drop_stale(time.monotonic())
         if held is None:
             return None
         try:
@@ -116,8 +118,7 @@ class ReadAhead:
         with self._lock:
             if self._reading or key in self._pages:
                 return
-            for stale in [k for k, (at, _) in self._pages.items() if now - at > KEEP_SECONDS]:
-                del self._pages[stale]
+            self._drop_stale(now)
             while len(self._pages) >= CAPACITY:
                 self._pages.popitem(last=False)
             future: Future[Page] = Future()
@@ -130,6 +131,11 @@ class ReadAhead:
                 ).start()
             pending = self._queue
         pending.put((future, fields))
+
+    def _drop_stale(self, now: float) -> None:
+        """Forget pages nobody asked for within KEEP_SECONDS (under the lock)."""
+        for stale in [k for k, (at, _) in self._pages.items() if now - at > KEEP_SECONDS]:
+            del self._pages[stale]
 
     def _serve(self, pending: queue.SimpleQueue[tuple[Future[Page], dict[str, Any]]]) -> None:
         """The reading thread: one per endpoint and process, for the process's life. A new

@@ -155,6 +155,20 @@ def test_an_error_at_the_request_is_the_requests_own() -> None:
         ask(search.read_ahead(), None, {"max_results": 2, "page_token": "2"})
 
 
+def test_a_page_nobody_asked_for_in_time_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cairn.server import readahead
+
+    monkeypatch.setattr(readahead, "KEEP_SECONDS", 0.0)
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    ask(ahead, None, {"max_results": 2, "page_token": "2"})
+    search.wait_for_read(4)
+    time.sleep(0.01)
+    ask(ahead, None, {"max_results": 2})  # any request to the endpoint sweeps
+    ask(ahead, None, {"max_results": 2, "page_token": "4"})
+    assert search.reads[:4] == [2, 4, 0, 4]
+
+
 def test_large_pages_are_not_read_ahead() -> None:
     search = Search([f"run-{i}" for i in range(2 * MAX_RESULTS + 2)])
     ahead = search.read_ahead()
