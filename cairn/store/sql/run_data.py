@@ -466,34 +466,54 @@ class _RunsRows(NamedTuple):
     names: dict[int, str]  # metric key id -> name
 
 
-def _read_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> _RunsRows:
-    """The rows of `run_pks` from every table a run is made of, with a fixed number of queries.
+class _Chunk(NamedTuple):
+    """The rows of one chunk of runs from every table a run is made of."""
+
+    runs: list[Any]  # RUN_COLUMNS
+    latest: list[Any]  # (run_pk, key_id, stored value, timestamp, step)
+    params: list[Any]  # (run_pk, key, value)
+    tags: list[Any]  # (run_pk, key, value)
+    inputs: dict[int, list[DatasetInput]]  # only the runs that have any
+
+
+def _chunk_rows(conn: Connection, run_pks: Sequence[int]) -> Iterator[_Chunk]:
+    """The rows of `run_pks`, chunk by chunk, with a fixed number of queries per chunk.
 
     A search page is up to thousands of runs, so this is plain driver SQL (run keys are our
     own integers, written into the statement) and rows are unpacked as tuples: SQLAlchemy's
     row handling cost more than the database's work.
     """
     runs_sql, latest_sql, params_sql, tags_sql, inputs_sql, input_tags_sql = _load_sql(conn.dialect)
+    for chunk in chunks(run_pks):
+        ids = ", ".join(str(int(pk)) for pk in chunk)
+        runs_rows, latest, params_rows, tags_rows = (
+            driver_execute(conn, sql.format(pks=ids)).fetchall()
+            for sql in (runs_sql, latest_sql, params_sql, tags_sql)
+        )
+        inputs: defaultdict[int, list[DatasetInput]] = defaultdict(list)
+        pairs = driver_execute(conn, inputs_sql.format(pks=ids)).fetchall()
+        if pairs:  # most runs log no datasets: then there are no input tags to read either
+            _add_inputs(pairs, driver_execute(conn, input_tags_sql.format(pks=ids)), inputs)
+        yield _Chunk(runs_rows, latest, params_rows, tags_rows, inputs)
+
+
+def _read_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> _RunsRows:
+    """The rows of `run_pks` from every table a run is made of, keyed by run key."""
     run_rows: dict[int, tuple[Any, ...]] = {}
     latest: dict[int, list[tuple[int, Any, int, int]]] = {pk: [] for pk in run_pks}
     param_map: dict[int, dict[str, str]] = {pk: {} for pk in run_pks}
     tag_map: dict[int, dict[str, str]] = {pk: {} for pk in run_pks}
     input_map: dict[int, list[DatasetInput]] = {pk: [] for pk in run_pks}
-    for chunk in chunks(run_pks):
-        ids = ", ".join(str(int(pk)) for pk in chunk)
-        for row in driver_execute(conn, runs_sql.format(pks=ids)).fetchall():
+    for chunk in _chunk_rows(conn, run_pks):
+        for row in chunk.runs:
             run_rows[row[0]] = row
-        for run_pk, key_id, value, timestamp, step in driver_execute(
-            conn, latest_sql.format(pks=ids)
-        ).fetchall():
+        for run_pk, key_id, value, timestamp, step in chunk.latest:
             latest[run_pk].append((key_id, value, timestamp, step))
-        for run_pk, key, value in driver_execute(conn, params_sql.format(pks=ids)).fetchall():
+        for run_pk, key, value in chunk.params:
             param_map[run_pk][key] = value
-        for run_pk, key, value in driver_execute(conn, tags_sql.format(pks=ids)).fetchall():
+        for run_pk, key, value in chunk.tags:
             tag_map[run_pk][key] = value
-        pairs = driver_execute(conn, inputs_sql.format(pks=ids)).fetchall()
-        if pairs:  # most runs log no datasets: then there are no input tags to read either
-            _add_inputs(pairs, driver_execute(conn, input_tags_sql.format(pks=ids)), input_map)
+        input_map.update(chunk.inputs)
     key_ids = {point[0] for points in latest.values() for point in points}
     names = keys.names(conn, key_ids)
     return _RunsRows(run_rows, latest, param_map, tag_map, input_map, names)
@@ -535,24 +555,11 @@ def load_run_dicts(
     page of 1,000 runs is built in about a quarter of the time that building entities and
     converting them takes, and most of what is left is the driver making Python objects.
     """
-    runs_sql, latest_sql, params_sql, tags_sql, inputs_sql, input_tags_sql = _load_sql(conn.dialect)
     built: dict[int, dict[str, Any]] = {}
     datas: dict[int, dict[str, Any]] = {}
-    input_map: defaultdict[int, list[DatasetInput]] = defaultdict(list)
-    for chunk in chunks(run_pks):
-        ids = ", ".join(str(int(pk)) for pk in chunk)
-        for (
-            pk,
-            run_id,
-            experiment_id,
-            name,
-            user_id,
-            status,
-            start,
-            end,
-            stage,
-            uri,
-        ) in driver_execute(conn, runs_sql.format(pks=ids)).fetchall():
+    input_map: dict[int, list[DatasetInput]] = {}
+    for chunk in _chunk_rows(conn, run_pks):
+        for pk, run_id, experiment_id, name, user_id, status, start, end, stage, uri in chunk.runs:
             info: dict[str, Any] = {
                 "run_id": run_id,
                 "run_uuid": run_id,
@@ -569,20 +576,17 @@ def load_run_dicts(
                 info["end_time"] = end
             data = datas[pk] = {}
             built[pk] = {"info": info, "data": data, "inputs": {}}
-        latest = driver_execute(conn, latest_sql.format(pks=ids)).fetchall()
-        if latest:  # metrics first, then params and tags: MLflow's order of the three
-            _add_latest(latest, keys.names(conn, {row[1] for row in latest}), datas)
-        for name, sql in (("params", params_sql), ("tags", tags_sql)):
-            for pk, key, value in driver_execute(conn, sql.format(pks=ids)).fetchall():
+        if chunk.latest:  # metrics first, then params and tags: MLflow's order of the three
+            names = keys.names(conn, {row[1] for row in chunk.latest})
+            _add_latest(chunk.latest, names, datas)
+        for kind, rows in (("params", chunk.params), ("tags", chunk.tags)):
+            for pk, key, value in rows:
                 data = datas[pk]
-                if name in data:
-                    data[name].append({"key": key, "value": value})
+                if kind in data:
+                    data[kind].append({"key": key, "value": value})
                 else:
-                    data[name] = [{"key": key, "value": value}]
-        pairs = driver_execute(conn, inputs_sql.format(pks=ids)).fetchall()
-        if pairs:  # most runs log no datasets: then there are no input tags to read either
-            tag_rows = driver_execute(conn, input_tags_sql.format(pks=ids))
-            _add_inputs(pairs, tag_rows, input_map)
+                    data[kind] = [{"key": key, "value": value}]
+        input_map.update(chunk.inputs)
     for pk, inputs in input_map.items():
         built[pk]["inputs"] = {"dataset_inputs": [d.to_dict() for d in inputs]}
     return [built[pk] for pk in run_pks]
