@@ -56,6 +56,23 @@ def test_exact_duplicate_points_are_stored_once(store, run_id):
     assert list(store.get_metric_history(run_id, "m")) == [point]
 
 
+def test_a_large_batch_keeps_every_point_and_drops_its_duplicates(store, run_id):
+    # 250 points: whole multi-row statements and a remainder, with repeats across both,
+    # several keys interleaved, NaN and infinity among them.
+    points = [
+        Metric(("a", "b", "c")[i % 3], float(i) if i % 50 else math.nan, 1000 + i, i)
+        for i in range(240)
+    ]
+    points[7] = Metric("b", math.inf, 1007, 7)
+    batch = points + points[:5] + points[230:]
+    store.log_batch(run_id, metrics=batch)
+    store.log_batch(run_id, metrics=points[100:140])  # all already stored
+    for key in ("a", "b", "c"):
+        want = [p for p in points if p.key == key]
+        assert list(store.get_metric_history(run_id, key)) == want
+    assert store.get_run(run_id).data.metrics["a"] == 237.0
+
+
 def test_unknown_metric_has_empty_history(store, run_id):
     assert list(store.get_metric_history(run_id, "never-logged")) == []
 
