@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
@@ -26,7 +25,6 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.exceptions import CairnException, InvalidParameterValue, RequestTooLarge
-from cairn.gc_pause import paused_gc
 from cairn.server import proxy, wire
 from cairn.server.config import ServerConfig
 from cairn.server.context import ServerContext
@@ -237,11 +235,14 @@ def json_handler(
                 encoded = wire.dumps(authorized(authorize, ctx, fields))
             elif ahead is not None:
                 identity = request.scope.get(IDENTITY)
-                encoded, follow = await run_in_threadpool(
+                encoded, then = await run_in_threadpool(
                     answer_ahead, ahead, authorize, identity, fields
                 )
-                if follow is not None:  # once this answer is sent: see ReadAhead.answer
-                    return Response(encoded, media_type=JSON, background=_called(follow))
+                if then is not None:  # once this answer is sent: see ReadAhead.answer
+                    return ThenResponse(encoded, then)
+            elif endpoint.read_ahead:  # answers of thousands of dicts: see `encoded_answer`
+                big = await run_in_threadpool(encode_big, authorize, fields)
+                return ThenResponse(big.body, big.release)
             else:
                 encoded = await run_in_threadpool(encode, authorize, fields)
         except CairnException as exc:
@@ -296,9 +297,12 @@ def json_handler(
 
     def encode(authorize: Callable[[dict[str, Any]], Any] | None, fields: dict[str, Any]) -> bytes:
         """`authorized`, encoded, in the worker thread."""
-        if endpoint.read_ahead:  # answers of thousands of dicts: see `encoded_answer`
-            return encoded_answer(functools.partial(authorized, authorize, ctx, fields))[0]
         return wire.dumps(authorized(authorize, ctx, fields))
+
+    def encode_big(
+        authorize: Callable[[dict[str, Any]], Any] | None, fields: dict[str, Any]
+    ) -> wire.Encoded:
+        return wire.encoded_answer(functools.partial(authorized, authorize, ctx, fields))
 
     def answer_ahead(
         ahead: ReadAhead,
@@ -311,7 +315,8 @@ def json_handler(
         after = None if authorize is None else authorize(fields)
         if after is not None:  # nothing that pages has one; answered without reading ahead
             checked = functools.partial(authorized, lambda _: after, ctx, fields)  # check ran
-            return encoded_answer(checked)[0], None
+            encoded = wire.encoded_answer(checked)
+            return encoded.body, encoded.release
         caller = None if identity is None else (identity.username, identity.is_admin)
         return ahead.answer(caller, fields)
 
@@ -329,38 +334,26 @@ def read_ahead(endpoint: Endpoint, ctx: ServerContext) -> ReadAhead | None:
         return None
     handler = endpoint.handler
 
-    def compute(fields: dict[str, Any]) -> tuple[bytes, str | None]:
-        return encoded_answer(functools.partial(handler, ctx, fields))
+    def compute(fields: dict[str, Any]) -> wire.Encoded:
+        return wire.encoded_answer(functools.partial(handler, ctx, fields))
 
     return ReadAhead(compute, ctx.store.data_version, endpoint.read_ahead)
 
 
-def _called(call: Callable[[], None]) -> BackgroundTask:
-    """A background task making `call` on the event loop (Starlette would use a thread)."""
+class ThenResponse(Response):
+    """A JSON response that makes `then()` once it is sent, or once sending failed: the work
+    that should not delay the answer (see `ReadAhead.answer`, `wire.encoded_answer`), and
+    that must happen even if the client has gone."""
 
-    async def run() -> None:
-        call()
+    def __init__(self, content: bytes, then: Callable[[], None]) -> None:
+        super().__init__(content, media_type=JSON)
+        self._then = then
 
-    return BackgroundTask(run)
-
-
-def encoded_answer(answer: Callable[[], dict[str, Any]]) -> tuple[bytes, str | None]:
-    """`answer()` as JSON, and its next_page_token if any, with the cyclic garbage collector
-    paused until the answer's objects are freed.
-
-    For the searches clients page through (`Endpoint.read_ahead`): a page of runs or of metric
-    history is tens of thousands of dicts, built with the collector paused (nothing in them
-    forms a cycle); a collection starting after the build, while they are still alive, would
-    walk them all to free nothing. Encoding and dropping them under the same pause leaves the
-    collector's count where it was. Not for every endpoint: the pause is shared by all
-    threads, and requests overlapping without end would keep the collector off.
-    """
-    with paused_gc():
-        result = answer()
-        token = result.get("next_page_token")
-        body = wire.dumps(result)
-        del result
-    return body, token
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._then()
 
 
 def decode_body(body: bytes, content_type: str | None) -> object:

@@ -39,14 +39,15 @@ from typing import Any
 import orjson
 
 from cairn.server.handlers.fields import READABLE
+from cairn.server.wire import Encoded
 
 BULK = 1_000  # a first page at least this big is read on from (see `_reading_on`)
 CAPACITY = 8
 KEEP_SECONDS = 60.0
 WAIT_SECONDS = 30.0  # for a page still being read ahead, before reading it again instead
 
-# (fields) -> (encoded answer, its next_page_token)
-Compute = Callable[[dict[str, Any]], tuple[bytes, str | None]]
+# (fields) -> the encoded answer (see `wire.encoded_answer`)
+Compute = Callable[[dict[str, Any]], Encoded]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +74,25 @@ class ReadAhead:
     def answer(
         self, caller: Hashable, fields: dict[str, Any]
     ) -> tuple[bytes, Callable[[], None] | None]:
-        """The encoded answer to `fields` for `caller` (None when anonymous), and the call that
-        starts reading the next page when it should be read ahead.
+        """The encoded answer to `fields` for `caller` (None when anonymous), and the call to
+        make once it is sent: it frees what an answer read now was built from, and starts
+        reading the next page when that should be read ahead.
 
-        The caller makes that call once the answer is on its way: reading the next page holds
-        the interpreter's lock for milliseconds at a time, which would otherwise delay sending
-        this one. (A call never made reads nothing.)
+        Reading the next page holds the interpreter's lock for milliseconds at a time, which
+        would otherwise delay sending this one. (A call never made reads nothing, but leaves
+        the garbage collector paused: see `wire.encoded_answer`.)
         """
         key = _key(caller, fields)
         page = None if key is None else self._take(key)
+        release = None
         if page is None:
-            body, token = self._compute(fields)
+            body, token, release = self._compute(fields)
         else:
             body, token = page.body, page.token
         if token is None or key is None or not self._reading_on(fields):
-            return body, None
-        return body, functools.partial(self._start, caller, {**fields, "page_token": token})
+            return body, release
+        follow = functools.partial(self._start, caller, {**fields, "page_token": token})
+        return body, follow if release is None else _in_turn(release, follow)
 
     def _reading_on(self, fields: dict[str, Any]) -> bool:
         """Whether the client that sent `fields` reads page after page: it followed a page
@@ -150,7 +154,8 @@ class ReadAhead:
             version = self._version()  # before reading: a commit after it discards the page
             if version is None:
                 raise LookupError("the database cannot tell whether it changed")
-            body, token = self._compute(fields)
+            body, token, release = self._compute(fields)
+            release()
         except BaseException as exc:
             with self._lock:
                 self._reading = False
@@ -165,6 +170,14 @@ class ReadAhead:
             return self._data_version()
         except Exception:  # the store was closed, ...: nothing read ahead is answered
             return None
+
+
+def _in_turn(*calls: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        for each in calls:
+            each()
+
+    return call
 
 
 def _key(caller: Hashable, fields: dict[str, Any]) -> bytes | None:

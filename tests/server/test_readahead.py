@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from cairn.server.readahead import BULK, ReadAhead
+from cairn.server.wire import Encoded
 from tests.server_process import ServerProcess
 
 API = "/api/2.0/mlflow"
@@ -28,9 +29,10 @@ class Search:
         self.version = 1  # the "database's" data_version
         self.reads: list[int] = []
         self.failing: set[int] = set()  # offsets whose next read raises
+        self.unreleased = 0  # answers read but not yet released
         self.lock = threading.Lock()
 
-    def __call__(self, fields: dict[str, Any]) -> tuple[bytes, str | None]:
+    def __call__(self, fields: dict[str, Any]) -> Encoded:
         offset = int(fields.get("page_token") or 0)
         size = fields.get("max_results") or 2
         with self.lock:
@@ -39,7 +41,12 @@ class Search:
                 self.failing.discard(offset)
                 raise RuntimeError(f"reading offset {offset} failed")
         token = str(offset + size) if offset + size < len(self.items) else None
-        return orjson.dumps(self.items[offset : offset + size]), token
+        self.unreleased += 1
+        return Encoded(orjson.dumps(self.items[offset : offset + size]), token, self.release)
+
+    def release(self) -> None:
+        with self.lock:
+            self.unreleased -= 1
 
     def read_ahead(self) -> ReadAhead:
         return ReadAhead(self, lambda: self.version, MAX_RESULTS)
@@ -52,10 +59,11 @@ class Search:
 
 
 def ask(ahead: ReadAhead, caller: Any, fields: dict[str, Any]) -> bytes:
-    """As the server asks: the answer, then (once it is sent) the start of the next read."""
-    body, follow = ahead.answer(caller, fields)
-    if follow is not None:
-        follow()
+    """As the server asks: the answer, then (once it is sent) what follows it: freeing what
+    the answer was built from, starting the next read."""
+    body, then = ahead.answer(caller, fields)
+    if then is not None:
+        then()
     return body
 
 
@@ -92,6 +100,19 @@ def test_following_a_token_reads_the_next_page_ahead_and_answers_from_it() -> No
     search.wait_for_read(6)
     assert page(ask(ahead, None, {"max_results": 2, "page_token": "6"})) == ["run-6"]
     assert search.reads == [2, 4, 6]  # each page read once; the last has no next page
+    assert search.unreleased == 0  # what every page was built from has been freed
+
+
+def test_what_an_answer_read_at_its_request_was_built_from_is_freed_once_it_is_sent() -> None:
+    search = Search(ITEMS)
+    ahead = search.read_ahead()
+    body, then = ahead.answer(None, {"max_results": 2})  # a small first page: nothing follows
+    assert page(body) == ["run-0", "run-1"] and then is not None
+    assert search.unreleased == 1  # kept (with the collector paused) while the body is sent
+    then()
+    assert search.unreleased == 0
+    time.sleep(0.05)
+    assert search.reads == [0]
 
 
 def test_the_next_page_is_read_only_once_the_answer_is_sent() -> None:
