@@ -17,7 +17,7 @@ from cairn.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from cairn.entities.metric import Metric
+from cairn.entities.metric import Metric, MetricColumns
 from cairn.entities.registry import (
     ModelVersion,
     ModelVersionStage,
@@ -42,6 +42,7 @@ __all__ = [
     "LoggedModelOutput",
     "LoggedModelStatus",
     "Metric",
+    "MetricColumns",
     "ModelVersion",
     "ModelVersionStage",
     "ModelVersionStatus",

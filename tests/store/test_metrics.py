@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from cairn.entities import Metric
+from cairn.entities import Metric, MetricColumns
+from cairn.entities.metric import metric_fields
 from cairn.exceptions import InvalidParameterValue
 
 
@@ -56,15 +57,19 @@ def test_exact_duplicate_points_are_stored_once(store, run_id):
     assert list(store.get_metric_history(run_id, "m")) == [point]
 
 
-def test_a_large_batch_keeps_every_point_and_drops_its_duplicates(store, run_id):
+@pytest.mark.parametrize("as_columns", [False, True], ids=["metrics", "columns"])
+def test_a_large_batch_keeps_every_point_and_drops_its_duplicates(store, run_id, as_columns):
     # 250 points: whole multi-row statements and a remainder, with repeats across both,
-    # several keys interleaved, NaN and infinity among them.
+    # several keys interleaved, NaN and infinity among them; as Metric objects, or as the
+    # columns the server passes on.
     points = [
         Metric(("a", "b", "c")[i % 3], float(i) if i % 50 else math.nan, 1000 + i, i)
         for i in range(240)
     ]
     points[7] = Metric("b", math.inf, 1007, 7)
     batch = points + points[:5] + points[230:]
+    if as_columns:
+        batch = MetricColumns(*map(list, zip(*(metric_fields(p) for p in batch), strict=True)))
     store.log_batch(run_id, metrics=batch)
     store.log_batch(run_id, metrics=points[100:140])  # all already stored
     for key in ("a", "b", "c"):
@@ -141,3 +146,18 @@ def test_negative_steps_and_large_timestamps(store, run_id):
     store.log_metric(run_id, Metric("m", 1.0, 2**62, -5))
     (point,) = store.get_metric_history(run_id, "m")
     assert point.step == -5 and point.timestamp == 2**62
+
+
+def test_columns_of_plain_points_are_stored_as_given(store, run_id):
+    steps = list(range(300))
+    store.log_batch(
+        run_id,
+        metrics=MetricColumns(
+            ["m"] * 300, [s / 2 for s in steps], [5000 + s for s in steps], steps
+        ),
+    )
+    history = store.get_metric_history(run_id, "m")
+    assert [(m.step, m.timestamp, m.value) for m in history] == [
+        (s, 5000 + s, s / 2) for s in steps
+    ]
+    assert store.get_run(run_id).data.metrics == {"m": 149.5}

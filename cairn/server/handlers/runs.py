@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from cairn.entities import (
     InputTag,
     LoggedModelMetric,
     Metric,
+    MetricColumns,
     Param,
     RunStatus,
     RunTag,
@@ -110,17 +112,27 @@ def log_param(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_batch(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
-    if any(m["model_id"] for m in f["metrics"]):
-        ctx.store.write_logged_model_metrics(run_id_of(f), model_metrics(f["metrics"]))
+    items = f["metrics"]
+    if any(map(_model_id, items)):
+        ctx.store.write_logged_model_metrics(run_id_of(f), model_metrics(items))
+    steps = list(map(_step, items))
+    if None in steps:
+        steps = [step or 0 for step in steps]
     ctx.store.log_batch(
         run_id_of(f),
-        metrics=[
-            Metric(m["key"], m["value"], m["timestamp"], m["step"] or 0) for m in f["metrics"]
-        ],
+        # Columns, taken out in C: the SQL store writes them without a Metric per point.
+        metrics=MetricColumns(
+            list(map(_key, items)), list(map(_value, items)), list(map(_timestamp, items)), steps
+        ),
         params=[Param(p["key"], p["value"] or "") for p in f["params"]],
         tags=[RunTag(t["key"], t["value"] or "") for t in f["tags"]],
     )
     return {}
+
+
+_key, _value, _timestamp, _step, _model_id = map(
+    itemgetter, ("key", "value", "timestamp", "step", "model_id")
+)
 
 
 def set_tag(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from cairn.entities import (
     DatasetInput,
     InputTag,
     Metric,
+    MetricColumns,
     Param,
     Run,
     RunData,
@@ -161,7 +162,19 @@ def _points(metric_list: Sequence[Metric], ids: dict[str, int]) -> list[Point]:
     shaped with C-level builtins (map, zip, set, sum), which is several times cheaper per
     point than a Python loop. Anything else takes the careful per-point path.
     """
-    keys, values, timestamps, steps = zip(*map(metric_fields, metric_list), strict=True)
+    keys: Sequence[str]
+    values: Sequence[float]
+    timestamps: Sequence[int]
+    steps: Sequence[int]
+    if isinstance(metric_list, MetricColumns):  # the server's batches: columns already
+        keys, values, timestamps, steps = (
+            metric_list.keys,
+            metric_list.values,
+            metric_list.timestamps,
+            metric_list.steps,
+        )
+    else:
+        keys, values, timestamps, steps = zip(*map(metric_fields, metric_list), strict=True)
     if (
         set(map(type, values)) == _FLOAT
         and set(map(type, timestamps)) == _INT
@@ -206,7 +219,10 @@ class Batch:
     ) -> Batch:
         """Validate everything; `resolve_keys` maps the (validated) metric names to ids."""
         batch = cls()
-        names = list(set(map(_metric_key, metric_list)))
+        if isinstance(metric_list, MetricColumns):
+            names = list(set(metric_list.keys))
+        else:
+            names = list(set(map(_metric_key, metric_list)))
         for name in names:
             validation.validate_key(name, "metric name")
         ids = resolve_keys(names) if names else {}
