@@ -3,7 +3,7 @@
 orjson writes NaN and ±inf as `null`; MLflow's protocol writes `"NaN"`, `"Infinity"` and
 `"-Infinity"` (spelled once, in `cairn.transport.codec`, for client and server alike). Only
 metric values can be non-finite, so the conversion happens where metrics are turned into dicts
-(`point_dicts`, `run_dict`) instead of walking every response.
+(`run_dict`, and the store's `get_metric_history_dicts`) instead of walking every response.
 """
 
 from __future__ import annotations
@@ -72,22 +72,6 @@ def loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise InvalidParameterValue(f"Malformed JSON in request body: {e}") from None
-
-
-def point_dicts(key: str, points: Sequence[tuple[int, int, float]]) -> list[dict[str, Any]]:
-    """One metric's (step, timestamp, value) points: the history endpoint returns up to
-    millions of them."""
-    isfinite = math.isfinite
-    with paused_gc():
-        return [
-            {
-                "key": key,
-                "value": value if isfinite(value) else wire_double(value),
-                "timestamp": timestamp,
-                "step": step,
-            }
-            for step, timestamp, value in points
-        ]
 
 
 def _metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:

@@ -108,6 +108,39 @@ def test_history_points_are_the_history_as_tuples_with_the_same_pages(store, run
     assert list(store.get_metric_history_points(run_id, "never-logged")) == []
 
 
+def test_history_dicts_are_the_history_in_rest_shape_with_the_same_pages(store, run_id):
+    values = [float(i) for i in range(22)] + [float("nan"), float("inf"), float("-inf")]
+    store.log_batch(run_id, metrics=[Metric("m", v, 100 + i, i) for i, v in enumerate(values)])
+
+    def spelled(value: float) -> str:
+        return repr(value)
+
+    page = store.get_metric_history_dicts(run_id, "m", max_results=10, non_finite=spelled)
+    dicts = list(page)
+    while page.token:
+        page = store.get_metric_history_dicts(
+            run_id, "m", max_results=10, page_token=page.token, non_finite=spelled
+        )
+        dicts += page
+    assert dicts[:22] == [
+        {"key": "m", "value": float(i), "timestamp": 100 + i, "step": i} for i in range(22)
+    ]
+    assert [d["value"] for d in dicts[22:]] == ["nan", "inf", "-inf"]
+    finite_only = store.get_metric_history_dicts(run_id, "m", max_results=3)
+    assert [d["value"] for d in finite_only] == [0.0, 1.0, 2.0]
+    (nan_point,) = store.get_metric_history_dicts(
+        run_id, "m", max_results=1, page_token=page_token_at(store, run_id, 22)
+    )
+    assert math.isnan(nan_point["value"])  # by default non-finite values stay floats
+    assert list(store.get_metric_history_dicts(run_id, "never-logged")) == []
+
+
+def page_token_at(store, run_id, offset):
+    """The page token of a one-point history page starting at `offset`."""
+    page = store.get_metric_history_dicts(run_id, "m", max_results=offset)
+    return page.token
+
+
 def test_iter_history_streams_everything(store, run_id):
     for start in range(0, 3000, 1000):
         store.log_batch(

@@ -39,6 +39,7 @@ from cairn.server.handlers.fields import (
 from cairn.server.messages import Field, Kind, int64, string
 from cairn.server.storage import checked_path
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from cairn.transport.codec import wire_double
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 RUN_STATUSES = {s.value for s in RunStatus}
@@ -215,14 +216,18 @@ def get_history(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
     if max_results is not None and max_results <= 0:
         raise InvalidParameterValue(f"max_results must be positive, got {max_results}")
     try:
-        page = ctx.store.get_metric_history_points(
-            run_id_of(f), f["metric_key"], max_results=max_results, page_token=f["page_token"]
+        page = ctx.store.get_metric_history_dicts(
+            run_id_of(f),
+            f["metric_key"],
+            max_results=max_results,
+            page_token=f["page_token"],
+            non_finite=wire_double,
         )
     except ResourceDoesNotExist:
         return {}  # MLflow answers an unknown run with an empty history, not an error
     out: dict[str, Any] = {}
     if page:
-        out["metrics"] = wire.point_dicts(f["metric_key"], page)
+        out["metrics"] = page
     if page.token:
         out["next_page_token"] = page.token
     return out

@@ -8,6 +8,7 @@ inputs) in `run_data.py`; searches compile to SQL in `search_runs.py` and
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -343,10 +344,24 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
         page_token: str | None = None,
     ) -> PagedList[tuple[int, int, float]]:
         """`get_metric_history` as (step, timestamp, value) tuples, with the same page tokens:
-        for the server, which turns them straight into JSON."""
+        for the UI's charts, which reduce them to what they draw."""
         return self._history_page(
             run_id, metric_key, max_results, page_token, run_data.read_history_points
         )
+
+    def get_metric_history_dicts(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+        non_finite: Callable[[float], Any] = float,
+    ) -> PagedList[dict[str, Any]]:
+        """`get_metric_history` as the REST API sends points, with the same page tokens: for
+        the server. A NaN or ±infinity value is given as `non_finite(value)` (the wire's own
+        spelling), so the server need not look at every value again."""
+        read = functools.partial(run_data.read_history_dicts, non_finite=non_finite)
+        return self._history_page(run_id, metric_key, max_results, page_token, read)
 
     def _history_page(
         self,
