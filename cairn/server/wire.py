@@ -3,7 +3,8 @@
 orjson writes NaN and ±inf as `null`; MLflow's protocol writes `"NaN"`, `"Infinity"` and
 `"-Infinity"` (spelled once, in `cairn.transport.codec`, for client and server alike). Only
 metric values can be non-finite, so the conversion happens where metrics are turned into dicts
-(`run_dict`, and the store's `get_metric_history_dicts`) instead of walking every response.
+(`run_dict`; the store's `search_run_dicts` and `get_metric_history_dicts` take the spelling
+as `non_finite`) instead of walking every response.
 """
 
 from __future__ import annotations
@@ -83,17 +84,6 @@ def _metric_dicts(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
             value = wire_double(value)
         append({"key": key, "value": value, "timestamp": timestamp, "step": step})
     return out
-
-
-def with_wire_metrics(run_dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs already in the REST shape (`SqlTrackingStore.search_run_dicts`) with non-finite
-    metric values spelled for the wire, in place."""
-    isfinite = math.isfinite
-    for run in run_dicts:
-        for metric in run["data"].get("metrics", ()):
-            if not isfinite(metric["value"]):
-                metric["value"] = wire_double(metric["value"])
-    return run_dicts
 
 
 def run_dict(run: Run) -> dict[str, Any]:

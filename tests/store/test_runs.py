@@ -233,3 +233,17 @@ def test_search_run_dicts_gives_the_runs_of_search_runs_in_rest_shape(store, run
     full = next(d for d in dicts if d["info"]["run_id"] == run_id)["data"]
     assert list(full) == ["metrics", "params", "tags"]  # MLflow's order
     assert [m["key"] for m in full["metrics"]] == ["a", "b", "c", "d"]
+
+
+def test_search_run_dicts_spell_non_finite_metric_values_as_asked(store, run_id):
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("inf", math.inf, 5, 1),
+            Metric("nan", math.nan, 7, 3),
+            Metric("one", 1.0, 8, 4),
+        ],
+    )
+    (run,) = store.search_run_dicts(["0"], non_finite=lambda value: f"<{value}>")
+    values = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    assert values == {"inf": "<inf>", "nan": "<nan>", "one": 1.0}

@@ -202,10 +202,11 @@ def search(ctx: ServerContext, f: dict[str, Any]) -> dict[str, Any]:
         max_results=SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results,
         order_by=f["order_by"],
         page_token=f["page_token"],
+        non_finite=wire_double,
     )
     out: dict[str, Any] = {}
     if page:
-        out["runs"] = wire.with_wire_metrics(page)
+        out["runs"] = page
     if page.token:
         out["next_page_token"] = page.token
     return out

@@ -424,11 +424,13 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
         max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        non_finite: Callable[[float], Any] = float,
     ) -> PagedList[dict[str, Any]]:
         """`search_runs` with each run as the REST API sends it (see `load_run_dicts`): the
-        server's search answers skip building entities only to turn them into dicts."""
+        server's search answers skip building entities only to turn them into dicts. A NaN
+        or ±infinity metric value is given as `non_finite(value)` (the wire's spelling)."""
         return self._search_runs(
-            run_data.load_run_dicts,
+            functools.partial(run_data.load_run_dicts, non_finite=non_finite),
             experiment_ids,
             filter_string,
             run_view_type,
