@@ -11,6 +11,7 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, repeat
@@ -768,13 +769,24 @@ def read_history_points(
 def _history_rows(
     conn: Connection, run_pk: int, key: str, keys: MetricKeys, offset: int, limit: int | None
 ) -> list[Any]:
+    with _history_cursor(conn, run_pk, key, keys, offset, limit) as rows:
+        return list(rows)
+
+
+@contextmanager
+def _history_cursor(
+    conn: Connection, run_pk: int, key: str, keys: MetricKeys, offset: int, limit: int | None
+) -> Iterator[Iterable[Any]]:
+    """The history rows of `key` (step, timestamp, value or None for NaN) as the driver's
+    cursor hands them out; none for a metric never logged."""
     key_id = keys.lookup(conn, key)
     if key_id is None:
-        return []
+        yield ()
+        return
     cursor = conn.connection.cursor()
     try:
         cursor.execute(_history_sql(conn, run_pk, key_id, offset, limit))
-        return list(cursor.fetchall())
+        yield cast(Iterable[Any], cursor)  # DBAPI cursors iterate over their rows
     finally:
         cursor.close()
 
@@ -797,19 +809,10 @@ def read_history_dicts(
     building dicts from `read_history_points`. Most histories hold only finite numbers,
     which min and max prove afterwards (C-level; a NaN, read as NULL, makes them raise).
     """
-    key_id = keys.lookup(conn, key)
-    if key_id is None:
-        return []
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(_history_sql(conn, run_pk, key_id, offset, limit))
-        with paused_gc():
-            points = [
-                {"key": key, "value": value, "timestamp": ts, "step": step}
-                for step, ts, value in cast(Iterable[Any], cursor)  # DBAPI cursors iterate
-            ]
-    finally:
-        cursor.close()
+    with _history_cursor(conn, run_pk, key, keys, offset, limit) as rows, paused_gc():
+        points = [
+            {"key": key, "value": value, "timestamp": ts, "step": step} for step, ts, value in rows
+        ]
     try:
         if not points or (
             min(map(_value, points)) > -DBL_MAX and max(map(_value, points)) < DBL_MAX
