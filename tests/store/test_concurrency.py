@@ -208,3 +208,40 @@ def test_a_write_waits_for_the_process_s_other_write_only_so_long(
         store.log_metric(run_id, Metric("m", 1.0, 1, 1))
     store.log_metric(run_id, Metric("m", 1.0, 1, 1))  # free again
     store.close()
+
+
+def test_a_write_is_all_or_nothing_whether_its_statements_are_driver_sql_or_sqlalchemy(
+    tmp_path: Path,
+) -> None:
+    """The SQLite writer begins and commits on the driver; a write that also runs SQLAlchemy
+    statements joins that transaction, and a failure anywhere leaves nothing behind."""
+    import functools
+
+    from sqlalchemy import Connection, text
+
+    from cairn.store.sql import engine as engine_module
+
+    engine = engine_module.make_engine(f"sqlite:///{tmp_path / 'atomic.db'}")
+    engine_module.run_write(
+        engine, lambda conn: engine_module.driver_execute(conn, "CREATE TABLE t (x INTEGER)")
+    )
+
+    def insert(value: int, sqlalchemy: bool, fail: bool, conn: Connection) -> None:
+        engine_module.driver_execute(conn, f"INSERT INTO t VALUES ({value})")
+        if sqlalchemy:
+            conn.execute(text(f"INSERT INTO t VALUES ({value + 1})"))
+        if fail:
+            raise RuntimeError("the write fails half-way")
+
+    for sqlalchemy in (False, True):
+        with pytest.raises(RuntimeError):
+            engine_module.run_write(engine, functools.partial(insert, 10, sqlalchemy, True))
+        engine_module.run_write(engine, functools.partial(insert, 20, sqlalchemy, False))
+
+    rows = engine_module.run_read(
+        engine, lambda conn: engine_module.driver_execute(conn, "SELECT x FROM t").fetchall()
+    )
+    assert sorted(x for (x,) in rows) == [20, 20, 21]
+    writer = engine_module.sqlite_writer(engine)
+    assert writer.conn is not None and not writer.conn.in_transaction()
+    engine_module.dispose(engine)
