@@ -245,3 +245,46 @@ def test_a_write_is_all_or_nothing_whether_its_statements_are_driver_sql_or_sqla
     writer = engine_module.sqlite_writer(engine)
     assert writer.conn is not None and not writer.conn.in_transaction()
     engine_module.dispose(engine)
+
+
+def test_the_write_ahead_log_is_checkpointed_off_the_writes_path(tmp_path: Path) -> None:
+    """The writer leaves checkpoints to a thread of its own (SQLite would otherwise copy the
+    log into the database during whichever commit takes it past 1,000 pages); every write is
+    still there, read by another connection, after that thread has run."""
+    import sqlite3
+    import time
+
+    from cairn.entities import Metric
+    from cairn.store.sql import engine as engine_module
+
+    path = tmp_path / "wal.db"
+    store = SqlTrackingStore(f"sqlite:///{path}", str(tmp_path / "artifacts"))
+    run_id = store.create_run("0").info.run_id
+    writer = engine_module.sqlite_writer(store.engine)
+    assert writer.checkpointer is not None
+    for step in range(3 * engine_module.Checkpointer.EVERY):
+        store.log_metric(run_id, Metric("m", float(step), 1, step))
+    deadline = time.monotonic() + 10
+    while writer.checkpointer.done < 2:
+        assert time.monotonic() < deadline, "no checkpoint ran"
+        time.sleep(0.01)
+    assert writer.conn is not None
+    assert engine_module.driver_execute(writer.conn, "PRAGMA wal_autocheckpoint").fetchone() == (
+        engine_module.Checkpointer.BACKSTOP_PAGES,
+    )
+    other = sqlite3.connect(path)
+    try:
+        (count,) = other.execute("SELECT count(*) FROM metrics").fetchone()
+    finally:
+        other.close()
+    assert count == 3 * engine_module.Checkpointer.EVERY
+    store.close()
+    assert not writer.checkpointer._thread.is_alive()  # stopped with the store
+
+
+def test_an_in_memory_database_has_no_checkpointer() -> None:
+    from cairn.store.sql import engine as engine_module
+
+    engine = engine_module.make_engine("sqlite://")
+    assert engine_module.sqlite_writer(engine).checkpointer is None
+    engine_module.dispose(engine)
