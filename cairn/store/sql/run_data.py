@@ -64,6 +64,7 @@ from cairn.store.validation import RUN_NAME_TAG
 
 DBL_MAX = sys.float_info.max
 INF = float("inf")
+NAN = float("nan")
 _CHUNK = 500  # ids per IN (...) list: well under every database's bind-parameter limit
 _STREAM_CHUNK = 10_000
 # Points per multi-row INSERT: 500 parameters, under every database's limit (SQLite's
@@ -142,13 +143,25 @@ class MetricKeys:
         return self._names
 
 
-def _loaded(value: float) -> float:
-    """±DBL_MAX back to ±inf: MySQL cannot store infinity, so every database stores the max."""
-    if value == DBL_MAX:
+def _restored(stored: float | None) -> float:
+    """A stored metric value as it was logged: NULL is NaN, and ±DBL_MAX is ±inf (MySQL cannot
+    store infinity, so every database stores the max)."""
+    if stored is None:
+        return NAN
+    if stored == DBL_MAX:
         return INF
-    if value == -DBL_MAX:
+    if stored == -DBL_MAX:
         return -INF
-    return value
+    return stored
+
+
+def _all_plain(items: Sequence[Any], value: Callable[[Any], Any]) -> bool:
+    """Whether no stored value among `items` stands for NaN or ±inf, as most histories and
+    pages: min and max prove it in C (a NULL, a NaN, makes them raise)."""
+    try:
+        return not items or (min(map(value, items)) > -DBL_MAX and max(map(value, items)) < DBL_MAX)
+    except TypeError:
+        return False
 
 
 _metric_key = attrgetter("_key")  # C-level, see metric_fields
@@ -562,12 +575,11 @@ def load_runs(conn: Connection, run_pks: Sequence[int], keys: MetricKeys) -> lis
     """Full Run entities for `run_pks` (in that order)."""
     rows = _read_runs(conn, run_pks, keys)
     names = rows.names
-    nan = float("nan")
     no_inputs = RunInputs()
     result = []
     for pk in run_pks:
         metric_list = [
-            Metric(names[key_id], nan if value is None else _loaded(value), timestamp, step)
+            Metric(names[key_id], _restored(value), timestamp, step)
             for key_id, value, timestamp, step in rows.latest[pk]
         ]
         if len(metric_list) > 1:
@@ -644,13 +656,10 @@ def _add_latest(
 ) -> None:
     """Put (run_pk, key_id, stored value, timestamp, step) rows into their runs' data dicts
     as `metrics` lists, sorted by key; NaN and ±inf values as `non_finite(value)`."""
-    nan = float("nan")
     several: set[int] = set()
     for pk, key_id, value, timestamp, step in rows:
-        if value is None:
-            value = non_finite(nan)
-        elif not -DBL_MAX < value < DBL_MAX:
-            value = non_finite(_loaded(value))
+        if value is None or not -DBL_MAX < value < DBL_MAX:
+            value = non_finite(_restored(value))
         metric = {"key": names[key_id], "value": value, "timestamp": timestamp, "step": step}
         data = datas[pk]
         if "metrics" in data:
@@ -712,22 +721,10 @@ def _to_points(rows: list[Any]) -> list[tuple[int, int, float]]:
     Most histories hold only finite numbers, and then the driver's rows already are the
     answer: min and max (C-level; a NULL makes them raise) prove it without a Python loop.
     """
-    try:
-        values = list(map(_third, rows))
-        if not values or (min(values) > -DBL_MAX and max(values) < DBL_MAX):
-            return rows
-    except TypeError:  # a NULL: the history holds a NaN
-        pass
-    nan = float("nan")
+    if _all_plain(rows, _third):
+        return rows
     with paused_gc():
-        return [
-            (
-                step,
-                ts,
-                nan if value is None else (value if -DBL_MAX < value < DBL_MAX else _loaded(value)),
-            )
-            for step, ts, value in rows
-        ]
+        return [(step, ts, _restored(value)) for step, ts, value in rows]
 
 
 def _history_sql(conn: Connection, run_pk: int, key_id: int, offset: int, limit: int | None) -> str:
@@ -813,20 +810,12 @@ def read_history_dicts(
         points = [
             {"key": key, "value": value, "timestamp": ts, "step": step} for step, ts, value in rows
         ]
-    try:
-        if not points or (
-            min(map(_value, points)) > -DBL_MAX and max(map(_value, points)) < DBL_MAX
-        ):
-            return points
-    except TypeError:  # a NULL: the history holds a NaN
-        pass
-    nan = float("nan")
+    if _all_plain(points, _value):
+        return points
     for point in points:
         value = point["value"]
-        if value is None:
-            point["value"] = non_finite(nan)
-        elif not -DBL_MAX < value < DBL_MAX:
-            point["value"] = non_finite(_loaded(value))
+        if value is None or not -DBL_MAX < value < DBL_MAX:
+            point["value"] = non_finite(_restored(value))
     return points
 
 
