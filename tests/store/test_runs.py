@@ -247,3 +247,45 @@ def test_search_run_dicts_spell_non_finite_metric_values_as_asked(store, run_id)
     (run,) = store.search_run_dicts(["0"], non_finite=lambda value: f"<{value}>")
     values = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     assert values == {"inf": "<inf>", "nan": "<nan>", "one": 1.0}
+
+
+@pytest.mark.parametrize("others_between", [0, 1, 3])
+def test_search_pages_hold_their_own_runs_whatever_was_created_among_them(store, others_between):
+    """A page whose runs were created close together is read as one range of run keys; the
+    runs of other experiments, and deleted runs, created among them must not leak in, with
+    or without datasets (0: consecutive keys, 1: a range to filter, 3: keys too far apart)."""
+    mine, theirs = store.create_experiment("mine"), store.create_experiment("theirs")
+    dataset = Dataset("iris", "abc123", "local", '{"uri": "/data/iris.csv"}')
+    expected = {}
+    for i in range(12):
+        run_id = store.create_run(mine, start_time=i, run_name=f"m{i}").info.run_id
+        store.log_batch(run_id, [Metric("m", i, 0, 0)], [Param("p", str(i))], [RunTag("t", str(i))])
+        expected[run_id] = i
+        if i == 6:
+            gone = store.create_run(mine, start_time=i).info.run_id
+            store.log_batch(gone, [Metric("m", -1, 0, 0)], [Param("p", "gone")])
+            store.delete_run(gone)
+        for _ in range(others_between):
+            other = store.create_run(theirs, start_time=i).info.run_id
+            store.log_batch(other, [Metric("m", -1, 0, 0)], [Param("p", "other")])
+            store.log_inputs(other, [DatasetInput(dataset)])
+
+    seen: list[str] = []
+    token = None
+    while True:
+        dicts = store.search_run_dicts([mine], max_results=5, page_token=token)
+        runs = store.search_runs([mine], max_results=5, page_token=token)
+        assert [d["info"]["run_id"] for d in dicts] == [r.info.run_id for r in runs]
+        for d, run in zip(dicts, runs, strict=True):
+            i = expected[run.info.run_id]
+            assert d["info"]["experiment_id"] == run.info.experiment_id == mine
+            assert d["data"]["metrics"] == [{"key": "m", "value": i, "timestamp": 0, "step": 0}]
+            assert d["data"]["params"] == [{"key": "p", "value": str(i)}]
+            assert run.data.params == {"p": str(i)}
+            assert run.data.tags == {"t": str(i), RUN_NAME_TAG: f"m{i}"}
+            assert d["inputs"] == {} and not run.inputs.dataset_inputs
+        seen += [r.info.run_id for r in runs]
+        token = runs.token
+        if token is None:
+            break
+    assert seen == sorted(expected, key=expected.__getitem__, reverse=True)
