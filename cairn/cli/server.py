@@ -51,6 +51,14 @@ def server(
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 1,
+    read_helper: Annotated[
+        bool,
+        typer.Option(
+            "--read-helper/--no-read-helper",
+            help="With one worker on SQLite, a second process reads half of each big metric "
+            "history on another core; see docs/server.md.",
+        ),
+    ] = True,
     auth: Annotated[
         bool,
         typer.Option(
@@ -119,6 +127,7 @@ def server(
         host=host,
         port=port,
         workers=workers,
+        read_helper=read_helper,
         auth=auth,
         ssl_certfile=str(Path(ssl_certfile).resolve()) if ssl_certfile else None,
         ssl_keyfile=str(Path(ssl_keyfile).resolve()) if ssl_keyfile else None,

@@ -11,6 +11,7 @@ route is mounted under `/api/<v>` and mirrored under `/ajax-api/<v>` (MLflow's w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,6 +39,7 @@ from cairn.server.errors import (
     log_fault,
     server_fault,
 )
+from cairn.server.helper import ReadHelper
 from cairn.server.messages import parse_json, parse_query
 from cairn.server.readahead import ReadAhead
 from cairn.server.storage import ServerStorage
@@ -57,26 +59,37 @@ IDENTITY = "cairn.identity"  # scope key, set by the auth gate: the request's `I
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 
 
-def create_app(config: ServerConfig | None = None) -> Starlette:
-    """Build the app for `config` (by default the one in CAIRN_SERVER_CONFIG)."""
-    from cairn.store.sql.store import SqlTrackingStore
-
-    config = config or ServerConfig.from_env()
+def server_context(config: ServerConfig) -> ServerContext:
+    """The stores and storage that serve `config`, as the app and its read helper use them."""
     from cairn.store.sql.registry import SqlRegistryStore
+    from cairn.store.sql.store import SqlTrackingStore
 
     store = SqlTrackingStore.for_uri(config.backend_store_uri, config.artifact_root)
     storage = ServerStorage(config)
     registry = SqlRegistryStore(store, access=storage)
-    ctx = ServerContext(config=config, store=store, storage=storage, registry=registry)
+    return ServerContext(config, store, storage, registry)
+
+
+def create_app(config: ServerConfig | None = None) -> Starlette:
+    """Build the app for `config` (by default the one in CAIRN_SERVER_CONFIG)."""
+    config = config or ServerConfig.from_env()
+    ctx = server_context(config)
+    if config.read_helper and config.workers == 1 and ctx.store.data_version() is not None:
+        ctx = dataclasses.replace(ctx, helper=ReadHelper(config))  # an SQLite file
+    registry, helper = ctx.registry, ctx.helper
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The webhook outbox's sender: one thread per server process (see webhook_outbox).
         registry.start_webhook_sender()
+        if helper is not None:
+            helper.start()
         try:
             yield
         finally:
             registry.stop_webhook_sender()
+            if helper is not None:
+                helper.close()
 
     app = Starlette(
         lifespan=lifespan,
@@ -85,7 +98,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.state.context = ctx
     from cairn.server.auth.gate import Security
 
-    security = Security.for_engine(store.engine)
+    security = Security.for_engine(ctx.store.engine)
     app.state.security = security  # the gate's and the account routes' (see cairn.server.auth)
     app.router.routes.extend(routes(ctx, security))
     from cairn.server.openapi import openapi_route

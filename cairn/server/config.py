@@ -27,6 +27,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    # A second process for big reads, when there is one worker on SQLite: see server.helper.
+    read_helper: bool = True
     max_body_bytes: int = field(default_factory=lambda: _max_body_bytes())
     auth: bool = False  # `--auth`: credentials on every non-public route, see cairn.server.auth
     ssl_certfile: str | None = None

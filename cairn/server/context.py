@@ -1,5 +1,5 @@
-"""What every handler gets: the configuration, the tracking and registry stores and the
-artifact storage."""
+"""What every handler gets: the configuration, the tracking and registry stores, the
+artifact storage and the read helper."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cairn.server.config import ServerConfig
+    from cairn.server.helper import ReadHelper
     from cairn.server.storage import ServerStorage
     from cairn.store.sql.registry import SqlRegistryStore
     from cairn.store.sql.store import SqlTrackingStore
@@ -19,6 +20,7 @@ class ServerContext:
     store: SqlTrackingStore  # a server serves a database, never another server
     storage: ServerStorage
     registry: SqlRegistryStore  # on the same database; copies versions through `storage`
+    helper: ReadHelper | None = None  # another process that reads too (see server.helper)
 
     @property
     def embedded_db(self) -> bool:

@@ -36,8 +36,9 @@ class Encoded(NamedTuple):
     release: Callable[[], None]
 
 
-def encoded_answer(answer: Callable[[], dict[str, Any]]) -> Encoded:
-    """`answer()` as JSON, with the cyclic garbage collector paused until `release()`.
+def encoded_answer(answer: Callable[[], Any]) -> Encoded:
+    """`answer()` as JSON, with the cyclic garbage collector paused until `release()`; the
+    token is the answer's `next_page_token` when it is an object.
 
     For the searches clients page through (`Endpoint.read_ahead`): a page of runs or of metric
     history is up to hundreds of thousands of dicts, built with the collector paused (nothing
@@ -52,7 +53,8 @@ def encoded_answer(answer: Callable[[], dict[str, Any]]) -> Encoded:
     pause.enter_context(paused_gc())
     try:
         built = answer()
-        body, token = dumps(built), built.get("next_page_token")
+        body = dumps(built)
+        token = built.get("next_page_token") if isinstance(built, dict) else None
     except BaseException:
         pause.close()
         raise

@@ -8,7 +8,7 @@ import pytest
 
 from cairn.entities import Metric, MetricColumns
 from cairn.entities.metric import metric_fields
-from cairn.exceptions import InvalidParameterValue
+from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 
 
 @pytest.fixture
@@ -194,3 +194,38 @@ def test_columns_of_plain_points_are_stored_as_given(store, run_id):
         (s, 5000 + s, s / 2) for s in steps
     ]
     assert store.get_run(run_id).data.metrics == {"m": 149.5}
+
+
+def test_history_dicts_within_steps_are_that_part_of_the_history_with_its_own_pages(store, run_id):
+    points = [Metric("m", float(i), 1000 - i, step) for i, step in enumerate([5, 1, 3, 3, 8, 9])]
+    store.log_batch(run_id, metrics=points)
+    whole = list(store.get_metric_history_dicts(run_id, "m"))
+    assert [d["step"] for d in whole] == [1, 3, 3, 5, 8, 9]
+
+    def steps_of(steps, max_results=None):
+        page = store.get_metric_history_dicts(run_id, "m", max_results, steps=steps)
+        read = list(page)
+        while page.token:
+            page = store.get_metric_history_dicts(run_id, "m", max_results, page.token, steps=steps)
+            read += page
+        return read
+
+    assert steps_of((None, 5)) == whole[:3]
+    assert steps_of((5, None)) == whole[3:]
+    assert steps_of((3, 9), max_results=2) == whole[1:5]
+    assert steps_of((10, None)) == []
+    # A page token continues the steps it was given for, and no others.
+    first = store.get_metric_history_dicts(run_id, "m", 1, steps=(5, None))
+    with pytest.raises(InvalidParameterValue):
+        store.get_metric_history_dicts(run_id, "m", 1, first.token)
+
+
+def test_the_middle_step_parts_a_big_enough_history_in_two(store, run_id):
+    store.log_batch(run_id, metrics=[Metric("m", 0.5, 7, step) for step in range(-3, 7)])
+    store.log_batch(run_id, metrics=[Metric("flat", 0.5, t, 4) for t in range(10)])
+    assert store.history_middle_step(run_id, "m", at_least=10) == 2  # steps -3..6
+    assert store.history_middle_step(run_id, "m", at_least=11) is None  # smaller
+    assert store.history_middle_step(run_id, "flat", at_least=2) is None  # one step only
+    assert store.history_middle_step(run_id, "never-logged", at_least=1) is None
+    with pytest.raises(ResourceDoesNotExist):
+        store.history_middle_step("f" * 32, "m", at_least=1)

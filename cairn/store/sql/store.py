@@ -356,12 +356,26 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
         max_results: int | None = None,
         page_token: str | None = None,
         non_finite: Callable[[float], Any] = float,
+        steps: run_data.Steps = run_data.ALL_STEPS,
     ) -> PagedList[dict[str, Any]]:
         """`get_metric_history` as the REST API sends points, with the same page tokens: for
         the server. A NaN or ±infinity value is given as `non_finite(value)` (the wire's own
-        spelling), so the server need not look at every value again."""
-        read = functools.partial(run_data.read_history_dicts, non_finite=non_finite)
-        return self._history_page(run_id, metric_key, max_results, page_token, read)
+        spelling), so the server need not look at every value again. `steps` (from, before)
+        limits the history to the points in that range of steps, as `history_middle_step`
+        parts it (and is part of what a page token continues)."""
+        read = functools.partial(run_data.read_history_dicts, non_finite=non_finite, steps=steps)
+        return self._history_page(run_id, metric_key, max_results, page_token, read, steps)
+
+    def history_middle_step(self, run_id: str, metric_key: str, at_least: int) -> int | None:
+        """A step that parts the history of `metric_key` into two non-empty halves (steps
+        before it, and from it on) when it holds at least `at_least` points: for reading a big
+        history in two processes at once. None for a smaller history or a single step."""
+
+        def work(conn: Connection) -> int | None:
+            run_pk = self._run_row(conn, run_id).run_pk
+            return run_data.middle_step(conn, run_pk, metric_key, self.keys, at_least)
+
+        return run_read(self.engine, work)
 
     def _history_page(
         self,
@@ -370,12 +384,15 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods):
         max_results: int | None,
         page_token: str | None,
         read: Callable[[Connection, int, str, run_data.MetricKeys, int, int | None], list[T]],
+        steps: run_data.Steps = run_data.ALL_STEPS,
     ) -> PagedList[T]:
         from cairn.search.page_token import decode_page_token, encode_page_token
 
         if max_results is not None and max_results <= 0:
             raise InvalidParameterValue(f"max_results must be positive, got {max_results}")
-        fingerprint = ("metric-history", run_id, metric_key)
+        fingerprint: tuple[Any, ...] = ("metric-history", run_id, metric_key)
+        if steps != run_data.ALL_STEPS:
+            fingerprint += steps
         offset = decode_page_token(page_token, fingerprint)
 
         def work(conn: Connection) -> PagedList[T]:
