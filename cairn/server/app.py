@@ -39,7 +39,7 @@ from cairn.server.errors import (
     log_fault,
     server_fault,
 )
-from cairn.server.helper import ReadHelper
+from cairn.server.helper import ReadHelper, helper_supported
 from cairn.server.messages import parse_json, parse_query
 from cairn.server.readahead import ReadAhead
 from cairn.server.storage import ServerStorage
@@ -74,8 +74,13 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     """Build the app for `config` (by default the one in CAIRN_SERVER_CONFIG)."""
     config = config or ServerConfig.from_env()
     ctx = server_context(config)
-    if config.read_helper and config.workers == 1 and ctx.store.data_version() is not None:
-        ctx = dataclasses.replace(ctx, helper=ReadHelper(config))  # an SQLite file
+    if (
+        config.read_helper
+        and config.workers == 1
+        and helper_supported()
+        and ctx.store.data_version() is not None  # an SQLite file
+    ):
+        ctx = dataclasses.replace(ctx, helper=ReadHelper(config))
     registry, helper = ctx.registry, ctx.helper
 
     @contextlib.asynccontextmanager

@@ -59,6 +59,11 @@ PIPE_BYTES = 1 << 20  # a pipe's buffer, raised from 64 KiB: fewer wake-ups per 
 _F_SETPIPE_SZ = 1031  # Linux; elsewhere pipes keep their size
 
 
+def helper_supported() -> bool:
+    """Whether this system can run a helper: the server waits on its pipe with select()."""
+    return os.name == "posix"
+
+
 class ReadHelper:
     """The server's side of its helper process: one request at a time."""
 
