@@ -256,15 +256,19 @@ def serve(ctx: ServerContext, request: dict[str, Any]) -> wire.Encoded:
 
 def main() -> None:
     """The helper process: serve requests from stdin until it closes."""
-    from cairn.server.app import server_context
-
+    # The answers get a descriptor of their own, and whatever else writes to standard output
+    # (a library, a C extension) writes to standard error instead.
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = sys.stdin.buffer
     # Ctrl-C in a terminal reaches the whole process group: the server stops, closing the
     # pipe, and that ends the helper without a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from cairn.server.app import server_context
+
     ctx = server_context(ServerConfig.from_env())
     gc.freeze()  # as the server does (see `app.app_from_env`)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write into the answers
     _write_frame(stdout, READY)
     while True:
         try:
