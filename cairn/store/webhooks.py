@@ -13,7 +13,8 @@ URLs must be http(s). Because the server is the one calling them (SSRF), address
 not public (loopback, private, link-local, reserved, multicast) are refused unless
 CAIRN_WEBHOOK_ALLOW_PRIVATE is set, both when a webhook is registered and on every send
 (on registration literal addresses and `localhost`; before every send, whatever the name
-resolves to), and redirects are never followed.
+resolves to), and redirects are never followed. A delivery connects to the very address its
+check approved, so a name whose DNS answer changes in between cannot steer it elsewhere.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from cairn import settings
 from cairn.exceptions import InvalidParameterValue
@@ -75,10 +77,19 @@ def parse_events(events: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     return chosen
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 def check_url(url: str, resolve: bool = True) -> None:
     """Refuse URLs the server must not call: InvalidParameterValue saying why. Without
     `resolve` only literal addresses and `localhost` are checked (registering a webhook does
     no DNS lookup; every send resolves the name again and checks what it gets)."""
+    _checked(url, resolve)
+
+
+def _checked(url: str, resolve: bool) -> tuple[SplitResult, list[Address]]:
+    """`check_url`, returning the URL's parts and the addresses it was checked at (none for
+    a name that was not, or could not be, resolved)."""
     if not isinstance(url, str) or len(url) > 2000 or any(ord(c) < 33 for c in url):
         raise InvalidParameterValue("A webhook URL must be an http(s) URL without spaces")
     try:
@@ -92,17 +103,19 @@ def check_url(url: str, resolve: bool = True) -> None:
         raise InvalidParameterValue(f"Webhook URL {url!r} has no host")
     if parts.username or parts.password:
         raise InvalidParameterValue("Webhook URLs may not carry credentials; use the secret")
+    addresses = _addresses(host, resolve)
     if settings.WEBHOOK_ALLOW_PRIVATE.get_bool():
-        return
-    for address in _addresses(host, resolve):
+        return parts, addresses
+    for address in addresses:
         if not address.is_global or address.is_multicast:
             raise InvalidParameterValue(
                 f"Webhook URL {url!r} points at a non-public address ({address}); set "
                 "CAIRN_WEBHOOK_ALLOW_PRIVATE=true to allow loopback and private networks"
             )
+    return parts, addresses
 
 
-def _addresses(host: str, resolve: bool) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _addresses(host: str, resolve: bool) -> list[Address]:
     bare = host.strip("[]").rstrip(".")  # a trailing dot ("localhost.") names the same host
     try:
         return [ipaddress.ip_address(bare)]
@@ -126,6 +139,21 @@ def _addresses(host: str, resolve: bool) -> list[ipaddress.IPv4Address | ipaddre
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
+def pinned(parts: SplitResult, address: Address) -> tuple[str, str, dict[str, Any]]:
+    """Where to send a delivery for the URL `parts`: the URL with its host replaced by the
+    `address` that was checked, the Host header, and the request's extensions (for https, the
+    TLS server name, which the certificate is verified against, stays the URL's host).
+
+    Resolving the name again when connecting could give another address than the one checked
+    (a DNS answer that changes between the two: rebinding), so the connection goes to the
+    checked address itself."""
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    https = parts.scheme.lower() == "https"
+    return target, parts.netloc, {"sni_hostname": parts.hostname} if https else {}
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one attempt came to."""
@@ -144,10 +172,14 @@ def send(url: str, secret: str, event: str, event_id: str, body: bytes) -> Outco
     from cairn.version import __version__
 
     try:
-        check_url(url)
+        parts, addresses = _checked(url, resolve=True)
     except InvalidParameterValue as exc:
         return Outcome(False, 0, exc.message)
+    if not addresses:
+        return Outcome(False, 0, f"Webhook URL {url!r}: {parts.hostname} does not resolve")
+    target, host, extensions = pinned(parts, addresses[0])
     headers = {
+        "Host": host,
         "Content-Type": "application/json",
         "User-Agent": f"cairn-webhooks/{__version__}",
         EVENT_HEADER: event,
@@ -158,7 +190,7 @@ def send(url: str, secret: str, event: str, event_id: str, body: bytes) -> Outco
     started = time.monotonic()
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers=headers)
+            response = client.post(target, content=body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         took = int((time.monotonic() - started) * 1000)
         return Outcome(False, 0, f"{type(exc).__name__}: {exc}"[:1000], took)

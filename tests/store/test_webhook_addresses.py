@@ -9,11 +9,14 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from cairn.exceptions import InvalidParameterValue
 from cairn.store import webhooks as wh
+from tests.webhook_receiver import webhook_receiver
 
 SPELLINGS = [
     "http://0x7f000001/",
@@ -102,3 +105,47 @@ def test_redirects_are_not_followed(
     outcome = wh.send(url, "secret", "ping", "id", b"{}")
     assert (outcome.delivered, outcome.status_code) == (False, 307)
     assert hits == ["/hook"]
+
+
+def test_a_delivery_connects_to_the_address_its_check_approved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: a name that resolves to an approved address when checked and to another
+    when connecting must not steer the delivery there. Here the first answer is the local
+    receiver (private addresses allowed) and every later one an unroutable address."""
+    monkeypatch.setenv("CAIRN_WEBHOOK_ALLOW_PRIVATE", "true")
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.example":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        address = "127.0.0.1" if len(asked) == 1 else "10.255.255.1"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with webhook_receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        outcome = wh.send(f"http://hooks.example:{port}/hook?x=1", "s", "ping", "id", b"{}")
+        (got,) = receiver.wait_for(1)
+    assert outcome.delivered, outcome.error
+    assert asked == ["hooks.example"]  # resolved once, for the check
+    assert got.path == "/hook?x=1" and got.headers["Host"] == f"hooks.example:{port}"
+
+
+def test_the_pinned_request_keeps_the_name_for_host_and_tls() -> None:
+    parts = urlsplit("https://Hooks.Example:8443/in?a=b")
+    target, host, extensions = wh.pinned(parts, ipaddress.ip_address("2001:db8::5"))
+    assert target == "https://[2001:db8::5]:8443/in?a=b"
+    assert host == "Hooks.Example:8443"
+    assert extensions == {"sni_hostname": "hooks.example"}  # certificates are checked for it
+    target, host, extensions = wh.pinned(
+        urlsplit("http://hooks.example"), ipaddress.ip_address("192.0.2.7")
+    )
+    assert (target, host, extensions) == ("http://192.0.2.7/", "hooks.example", {})
+
+
+def test_a_name_that_does_not_resolve_is_an_undelivered_attempt() -> None:
+    outcome = wh.send("http://no-such-host.invalid/", "s", "ping", "id", b"{}")
+    assert not outcome.delivered and "does not resolve" in outcome.error
