@@ -231,6 +231,14 @@ SERVER_REQUEST_IDLE_SECONDS = Setting(
     "receiving a byte before it closes the connection; 0 waits forever. Uploads that keep "
     "sending, however slowly, are not affected.",
 )
+SERVER_MAX_CONNECTIONS = Setting(
+    "server_max_connections",
+    "CAIRN_SERVER_MAX_CONNECTIONS",
+    "1000",
+    "Connections each server process keeps open at most; one beyond them is answered 503 "
+    "(TEMPORARILY_UNAVAILABLE, Retry-After: 1) and closed at once, so that clients holding "
+    "connections cannot use up the process's file descriptors. 0 sets no limit.",
+)
 UI_CSRF_SECRET = Setting(
     "ui_csrf_secret",
     "CAIRN_UI_CSRF_SECRET",
@@ -411,6 +419,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     SYNCHRONOUS_LOGGING,
     SERVER_MAX_BODY_BYTES,
     SERVER_REQUEST_IDLE_SECONDS,
+    SERVER_MAX_CONNECTIONS,
     UI_CSRF_SECRET,
     ALLOWED_HOSTS,
     CORS_ALLOWED_ORIGINS,

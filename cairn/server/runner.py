@@ -122,20 +122,31 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting = True  # a request, or the rest of one, is due from the client
         self._received = False  # bytes arrived since the last check
         self._stall_check: asyncio.TimerHandle | None = None
+        self._refused = False  # over CAIRN_SERVER_MAX_CONNECTIONS: answered 503 and closed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        cap = max_connections()
+        if cap and len(self.connections) >= cap:
+            self._refused = True  # never one of the server's connections: see FULL_ANSWER
+            transport.write(FULL_ANSWER)
+            transport.close()
+            return
         set_nodelay(transport)
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if request_idle_seconds():
             self._stall_check = self.loop.call_later(request_idle_seconds(), self._check_stalled)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:
+            return
         if self._stall_check is not None:
             self._stall_check.cancel()
             self._stall_check = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         self._received = True
         super().data_received(data)
 
@@ -251,6 +262,32 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self.on_response_complete()  # request count, read resumption, keep-alive timer
 
 
+def _full_answer() -> bytes:
+    body = (
+        b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "The server has as many '
+        b'connections open as CAIRN_SERVER_MAX_CONNECTIONS allows; retry shortly."}'
+    )
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+# What a connection beyond the limit gets, at once and whatever it sends: it is closed
+# without its request being read (a client may then see the connection reset instead), so
+# it costs the server a write and holds nothing. Clients retry both.
+FULL_ANSWER = _full_answer()
+
+
+@functools.cache
+def max_connections() -> int:
+    """CAIRN_SERVER_MAX_CONNECTIONS, checked (0: no limit)."""
+    from cairn import settings
+
+    return settings.SERVER_MAX_CONNECTIONS.get_int()
+
+
 @functools.cache
 def request_idle_seconds() -> float:
     """CAIRN_SERVER_REQUEST_IDLE_SECONDS, checked (0 switches the stall check off)."""
@@ -299,7 +336,8 @@ def serve(config: ServerConfig) -> None:
     from cairn.store import get_tracking_store
 
     config = config.resolved()
-    request_idle_seconds()  # a bad value stops the start here, not in each connection
+    request_idle_seconds()  # bad values stop the start here, not in each connection
+    max_connections()
     store = get_tracking_store(config.backend_store_uri, config.artifact_root)  # migrate once
     if config.auth:
         _first_admin(store)

@@ -12,9 +12,11 @@ import json
 import signal
 import socket
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -160,6 +162,49 @@ def test_body_limit_from_the_environment(server_factory: Any) -> None:
         assert ok(chunked_ok) == {}
         # Nothing was half-done: the server still answers normally.
         assert client.get(server.url + "/health").status_code == 200
+
+
+def test_connections_beyond_the_limit_are_answered_503_and_closed(server_factory: Any) -> None:
+    """CAIRN_SERVER_MAX_CONNECTIONS bounds the connections a server process holds open (each
+    a file descriptor): one more is answered 503 at once and closed, while those it has go on
+    being served, and a connection closed makes room for a new one."""
+    server = server_factory(env={"CAIRN_SERVER_MAX_CONNECTIONS": "3"})
+    parts = urlsplit(server.url)
+    address = (parts.hostname or "127.0.0.1", parts.port or 80)
+
+    def health(conn: HTTPConnection) -> int:
+        conn.request("GET", "/health")
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+
+    held = [HTTPConnection(*address, timeout=10) for _ in range(3)]
+    try:
+        assert [health(conn) for conn in held] == [200, 200, 200]  # all three open and kept
+        with socket.create_connection(address, timeout=10) as extra:
+            answer = b""
+            while chunk := extra.recv(4096):  # the server closes it after answering
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in head
+        assert json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        assert [health(conn) for conn in held] == [200, 200, 200]
+        held.pop().close()
+        deadline = time.monotonic() + 10
+        while True:  # the server notices the closed connection within a moment
+            fresh = HTTPConnection(*address, timeout=10)
+            try:
+                if health(fresh) == 200:
+                    break
+            except (OSError, HTTPException):
+                pass
+            finally:
+                fresh.close()
+            assert time.monotonic() < deadline, "no room was made"
+            time.sleep(0.05)
+    finally:
+        for conn in held:
+            conn.close()
 
 
 # -- malformed and mistyped JSON --------------------------------------------------------------
