@@ -127,8 +127,8 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         cap = max_connections()
         if cap and len(self.connections) >= cap:
-            self._refused = True  # never one of the server's connections: see FULL_ANSWER
-            transport.write(FULL_ANSWER)
+            self._refused = True  # never one of the server's connections: see full_answer
+            transport.write(full_answer())
             transport.close()
             return
         set_nodelay(transport)
@@ -262,22 +262,22 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self.on_response_complete()  # request count, read resumption, keep-alive timer
 
 
-def _full_answer() -> bytes:
-    body = (
-        b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "The server has as many '
-        b'connections open as CAIRN_SERVER_MAX_CONNECTIONS allows; retry shortly."}'
-    )
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + body
+@functools.cache
+def full_answer() -> bytes:
+    """What a connection beyond CAIRN_SERVER_MAX_CONNECTIONS gets, at once and whatever it
+    sends: it is closed without its request being read (a client may then see the connection
+    reset instead), so it costs the server a write and holds nothing. Clients retry both."""
+    from cairn.exceptions import TemporarilyUnavailable
+    from cairn.server.errors import error_body
 
-
-# What a connection beyond the limit gets, at once and whatever it sends: it is closed
-# without its request being read (a client may then see the connection reset instead), so
-# it costs the server a write and holds nothing. Clients retry both.
-FULL_ANSWER = _full_answer()
+    body = error_body(
+        TemporarilyUnavailable.error_code,
+        "The server has as many connections open as CAIRN_SERVER_MAX_CONNECTIONS allows; "
+        "retry shortly.",
+    )
+    head = b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    close = b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+    return _status_line(TemporarilyUnavailable.http_status) + head + close + body
 
 
 @functools.cache
