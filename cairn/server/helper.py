@@ -93,6 +93,12 @@ class ReadHelper:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    @property
+    def in_use(self) -> bool:
+        """Whether the helper is started and has not failed or been closed (it may still be
+        starting, or busy): worth preparing a request for."""
+        return self._process is not None
+
     def ask(self, request: dict[str, Any]) -> Pending | None:
         """Send `request` if the helper is free and serving (None otherwise). The helper is
         then the caller's until `Pending.result()`, which must be called."""

@@ -253,6 +253,8 @@ def _read_in_halves(
     read helper reads and encodes the later half of the steps while this one does the first
     (see server.helper). None when it is smaller, the helper is busy, or anything committed
     meanwhile (the halves might not fit together): the caller then reads it all itself."""
+    if not helper.in_use:  # failed or stopped: not worth finding the middle step
+        return None
     version = ctx.store.data_version()
     middle = ctx.store.history_middle_step(run_id, key, HALVES_FROM)
     if middle is None or version is None:
